@@ -1,0 +1,3 @@
+from punie_acp.cli import main
+
+raise SystemExit(main())

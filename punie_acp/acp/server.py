@@ -1,0 +1,29 @@
+"""`punie serve`: the ACP agent on stdin/stdout."""
+
+from __future__ import annotations
+
+import logging
+
+import acp
+
+from punie_acp.acp.agent import PunieAgent
+from punie_acp.acp.transport import open_stdio
+from punie_acp.config import Settings
+from punie_acp.core.session import SessionManager
+from punie_acp.core.turn import TurnRunner
+from punie_acp.models.base import ModelBackend
+from punie_acp.tools.registry import default_tools
+
+log = logging.getLogger(__name__)
+
+
+async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: int) -> None:
+    transport = await open_stdio(protocol_fd, settings.max_message_bytes)
+    agent = PunieAgent(TurnRunner(backend, default_tools()), SessionManager(settings))
+    backend.start_loading()
+    log.info("serving ACP on stdio with model %s", backend.name)
+    try:
+        await acp.run_agent(agent, transport, use_unstable_protocol=True)
+    finally:
+        await backend.aclose()
+        log.info("client closed the connection; exiting")

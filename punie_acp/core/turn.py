@@ -1,0 +1,205 @@
+"""One prompt turn: run the PydanticAI agent loop and turn what happens into neutral events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic_ai import Agent, UsageLimits
+from pydantic_ai.exceptions import UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.messages import (
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    ModelMessage,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ThinkingPart,
+    ThinkingPartDelta,
+    ToolCallPart,
+)
+
+from punie_acp.core.context import Emit, ToolContext
+from punie_acp.core.events import (
+    StopReason,
+    TextContent,
+    TextDelta,
+    ThoughtDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnEnded,
+    UsageReported,
+)
+from punie_acp.core.prompts import instructions
+from punie_acp.core.session import Session
+from punie_acp.models.base import ModelBackend
+from punie_acp.tools.registry import build_toolset, by_name
+from punie_acp.tools.spec import AgentTool
+
+log = logging.getLogger(__name__)
+
+
+class RepeatedToolCall(Exception):
+    """The model asked for a call it already made this turn with the same arguments."""
+
+
+def _call_key(part: ToolCallPart) -> str:
+    args = part.args_as_dict() if part.args else {}
+    return part.tool_name + "\x00" + json.dumps(args, sort_keys=True, default=str)
+
+
+def _safe_args(part: ToolCallPart) -> dict[str, Any]:
+    try:
+        return part.args_as_dict()
+    except Exception:  # malformed JSON from the model: show it raw
+        return {"_raw": part.args}
+
+
+def consistent_history(messages: Sequence[ModelMessage]) -> list[ModelMessage]:
+    """History to keep after an interrupted turn: no trailing tool calls that never got results."""
+    kept = list(messages)
+    while kept and isinstance(kept[-1], ModelResponse) and any(isinstance(p, ToolCallPart) for p in kept[-1].parts):
+        kept.pop()
+    return kept
+
+
+class TurnRunner:
+    def __init__(self, backend: ModelBackend, tools: Sequence[AgentTool]) -> None:
+        self._backend = backend
+        self._tools: Mapping[str, AgentTool] = by_name(tools)
+        self._agent: Agent[ToolContext, str] = Agent(
+            deps_type=ToolContext,
+            output_type=str,
+            toolsets=[build_toolset(tools)],
+            instructions=instructions,
+        )
+
+    @property
+    def backend(self) -> ModelBackend:
+        return self._backend
+
+    async def run(self, session: Session, prompt: str, emit: Emit) -> TurnEnded:
+        async def progress(text: str) -> None:
+            await emit(ThoughtDelta(text + "\n"))
+
+        await self._backend.ensure_ready(progress)
+        deps = ToolContext(
+            session_id=session.id,
+            workspace=session.workspace,
+            host=session.host,
+            permissions=session.permissions,
+            settings=session.settings,
+            emit=emit,
+        )
+        limits = UsageLimits(
+            request_limit=session.settings.request_limit,
+            tool_calls_limit=session.settings.tool_calls_limit,
+        )
+        seen_calls: set[str] = set()
+        finish: str | None = None
+        async with self._agent.iter(
+            prompt,
+            message_history=session.history,
+            deps=deps,
+            model=self._backend.model_for(session.id),
+            usage_limits=limits,
+        ) as run:
+            try:
+                async for node in run:
+                    if Agent.is_model_request_node(node):
+                        async with node.stream(run.ctx) as stream:
+                            async for event in stream:
+                                await self._on_model_event(event, emit)
+                        finish = stream.response.finish_reason
+                    elif Agent.is_call_tools_node(node):
+                        async with node.stream(run.ctx) as tool_stream:
+                            async for tool_event in tool_stream:
+                                if isinstance(tool_event, FunctionToolCallEvent):
+                                    key = _call_key(tool_event.part)
+                                    await self._on_call(tool_event.part, session, emit)
+                                    if key in seen_calls:
+                                        await emit(
+                                            ToolFinished(
+                                                tool_event.tool_call_id,
+                                                ok=False,
+                                                raw_output="not run: identical to an earlier call this turn",
+                                            )
+                                        )
+                                        raise RepeatedToolCall(tool_event.part.tool_name)
+                                    seen_calls.add(key)
+                                elif isinstance(tool_event, FunctionToolResultEvent):
+                                    await self._on_result(tool_event, emit)
+            except RepeatedToolCall as exc:
+                return await self._stopped(
+                    run.all_messages(),
+                    session,
+                    emit,
+                    "max_turn_requests",
+                    f"Stopped: the model repeated the same `{exc}` call with the same arguments.",
+                )
+            except UsageLimitExceeded as exc:
+                return await self._stopped(run.all_messages(), session, emit, "max_turn_requests", f"Stopped: {exc}.")
+            except UnexpectedModelBehavior as exc:
+                log.warning("model misbehaved: %s", exc)
+                return await self._stopped(
+                    run.all_messages(), session, emit, "end_turn", f"Stopped: the model's output was unusable ({exc})."
+                )
+            finally:
+                # Cancelled or not, the conversation so far stays in the session.
+                session.history = consistent_history(run.all_messages())
+            usage = run.usage
+        await emit(UsageReported(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens))
+        stop: StopReason = "end_turn"
+        if finish == "length":
+            stop = "max_tokens"
+        elif finish == "content_filter":
+            stop = "refusal"
+        return TurnEnded(stop)
+
+    async def _stopped(
+        self, messages: list[ModelMessage], session: Session, emit: Emit, reason: StopReason, message: str
+    ) -> TurnEnded:
+        session.history = consistent_history(messages)
+        await emit(TextDelta("\n\n" + message))
+        return TurnEnded(reason, message)
+
+    async def _on_model_event(self, event: object, emit: Emit) -> None:
+        if isinstance(event, PartStartEvent):
+            part = event.part
+            if isinstance(part, TextPart) and part.content:
+                await emit(TextDelta(part.content))
+            elif isinstance(part, ThinkingPart) and part.content:
+                await emit(ThoughtDelta(part.content))
+        elif isinstance(event, PartDeltaEvent):
+            delta = event.delta
+            if isinstance(delta, TextPartDelta) and delta.content_delta:
+                await emit(TextDelta(delta.content_delta))
+            elif isinstance(delta, ThinkingPartDelta) and delta.content_delta:
+                await emit(ThoughtDelta(delta.content_delta))
+
+    async def _on_call(self, part: ToolCallPart, session: Session, emit: Emit) -> None:
+        args = _safe_args(part)
+        tool = self._tools.get(part.tool_name)
+        if tool is None:
+            await emit(ToolStarted(part.tool_call_id, part.tool_name, "other", part.tool_name, args))
+            return
+        await emit(
+            ToolStarted(
+                call_id=part.tool_call_id,
+                name=part.tool_name,
+                kind=tool.kind,
+                title=tool.title(args),
+                raw_input=args,
+                locations=tool.locate(args, session.workspace),
+            )
+        )
+
+    async def _on_result(self, event: FunctionToolResultEvent, emit: Emit) -> None:
+        part = event.part
+        ok = part.outcome == "success"
+        text = part.model_response_str() if ok else part.model_response_str(wrap_if_error=False)
+        await emit(ToolFinished(event.tool_call_id, ok=ok, raw_output=text, content=(TextContent(text),)))

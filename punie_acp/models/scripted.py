@@ -1,0 +1,108 @@
+"""`--model script:FILE`: replays model responses from a JSON file, for tests and demos.
+
+    {"chunk_delay": 0.01,
+     "responses": [
+        [{"think": "…"}, {"say": "…"}, {"call": "read_file", "args": {"path": "a.py"}}],
+        [{"say": "done"}, {"finish": "length"}]
+     ]}
+
+Each model request of a session takes the next response; when they run out the last one
+repeats (a looping model, for guard tests). Each session has its own cursor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic_ai.messages import FinishReason, ModelMessage
+from pydantic_ai.models import Model, ModelRequestParameters
+
+from punie_acp.models.base import ModelNotAvailable, ProgressCallback
+from punie_acp.models.replay import Call, Plan, ReplayModel, Say, Step, Think
+
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_call", "error")
+
+
+class ScriptError(ValueError):
+    pass
+
+
+def parse_script(data: Any) -> tuple[list[Plan], float]:
+    if not isinstance(data, dict) or not isinstance(data.get("responses"), list) or not data["responses"]:
+        raise ScriptError("a script is an object with a non-empty 'responses' list")
+    delay = float(data.get("chunk_delay", 0.0))
+    plans: list[Plan] = []
+    for n, response in enumerate(data["responses"]):
+        if not isinstance(response, list):
+            raise ScriptError(f"response {n} must be a list of steps")
+        steps: list[Step] = []
+        finish: FinishReason = "stop"
+        for step in response:
+            if not isinstance(step, dict):
+                raise ScriptError(f"response {n}: each step is an object")
+            if "think" in step:
+                steps.append(Think(str(step["think"])))
+            elif "say" in step:
+                steps.append(Say(str(step["say"])))
+            elif "call" in step:
+                steps.append(Call(str(step["call"]), dict(step.get("args", {}))))
+            elif "finish" in step:
+                if step["finish"] not in FINISH_REASONS:
+                    raise ScriptError(f"response {n}: finish must be one of {FINISH_REASONS}")
+                finish = cast(FinishReason, step["finish"])
+            else:
+                raise ScriptError(f"response {n}: unknown step {step!r}")
+        plans.append(Plan(steps, finish=finish, chunk_delay=delay))
+    return plans, delay
+
+
+class ScriptedModel(ReplayModel):
+    def __init__(self, plans: Sequence[Plan]) -> None:
+        super().__init__("punie-script")
+        self._plans = list(plans)
+        self._cursor = 0
+
+    def plan(self, messages: Sequence[ModelMessage], params: ModelRequestParameters) -> Plan:
+        plan = self._plans[min(self._cursor, len(self._plans) - 1)]
+        self._cursor += 1
+        return plan
+
+
+class ScriptedBackend:
+    def __init__(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ModelNotAvailable(f"cannot read model script {path}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise ModelNotAvailable(f"model script {path} is not valid JSON: {exc}") from exc
+        try:
+            self._plans, _ = parse_script(data)
+        except ScriptError as exc:
+            raise ModelNotAvailable(f"model script {path}: {exc}") from exc
+        self._path = path
+        self._models: dict[str, ScriptedModel] = {}
+
+    @property
+    def name(self) -> str:
+        return f"script:{self._path.name}"
+
+    def start_loading(self) -> None:
+        return None
+
+    async def ensure_ready(self, on_progress: ProgressCallback) -> None:
+        return None
+
+    def model_for(self, session_id: str) -> Model:
+        if session_id not in self._models:
+            self._models[session_id] = ScriptedModel(self._plans)
+        return self._models[session_id]
+
+    def forget_session(self, session_id: str) -> None:
+        self._models.pop(session_id, None)
+
+    async def aclose(self) -> None:
+        return None
