@@ -11,8 +11,8 @@ from acp import PROTOCOL_VERSION, RequestError, schema
 from punie_acp import __version__
 from punie_acp.acp.host import AcpEditorHost, ClientConnection, capabilities_of
 from punie_acp.acp.prompt import prompt_to_text
-from punie_acp.acp.updates import UpdateMapper
-from punie_acp.core.events import Event, TurnEnded
+from punie_acp.acp.sender import UpdateSender
+from punie_acp.core.events import TurnEnded
 from punie_acp.core.host import HostCapabilities
 from punie_acp.core.modes import MODES
 from punie_acp.core.session import Session, SessionError, SessionManager
@@ -108,26 +108,33 @@ class PunieAgent:
     async def prompt(self, prompt: list[Any], session_id: str, **kwargs: Any) -> schema.PromptResponse:
         session = self._session(session_id)
         text = prompt_to_text(prompt)
-        mapper = UpdateMapper()
         client = self._client
 
-        async def emit(event: Event) -> None:
-            update = mapper.map(event)
-            if update is not None:
-                await client.session_update(session_id=session_id, update=update)
+        async def send(update: Any) -> None:
+            await client.session_update(session_id=session_id, update=update)
 
+        sender = UpdateSender(send)
+        scope = anyio.CancelScope()
+        try:
+            session.begin_turn(scope)
+        except SessionError as exc:
+            raise RequestError(-32600, str(exc)) from None
         ended: TurnEnded | None = None
-        with anyio.CancelScope() as scope:
-            try:
-                session.begin_turn(scope)
-            except SessionError as exc:
-                raise RequestError(-32600, str(exc)) from None
-            try:
-                ended = await self._runner.run(session, text, emit)
-            except ModelNotAvailable as exc:
-                raise RequestError(-32603, f"model not available: {exc}") from None
-            finally:
-                session.end_turn()
+        failure: str | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sender.run)
+                with scope:
+                    try:
+                        ended = await self._runner.run(session, text, sender.push)
+                    except ModelNotAvailable as exc:
+                        failure = f"model not available: {exc}"
+                # Updates pushed before a cancel still reach the client, before the response.
+                await sender.close()
+        finally:
+            session.end_turn()
+        if failure is not None:
+            raise RequestError(-32603, failure)
         if ended is None or session.cancel_requested:
             return schema.PromptResponse(stop_reason="cancelled")
         return schema.PromptResponse(stop_reason=ended.stop_reason)

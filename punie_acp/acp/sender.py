@@ -1,0 +1,84 @@
+"""Sends a turn's updates to the client without making the model wait on the pipe.
+
+The turn pushes events; one sender task writes them in order. While a write is in flight,
+further text (or thought) deltas merge into the pending chunk, so a model that is faster
+than the client never stalls on per-message cost, and a model that is slower (every real
+one) still gets one chunk per token with no added latency.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from punie_acp.acp.updates import UpdateMapper
+from punie_acp.core.events import Event, TextDelta, ThoughtDelta
+
+log = logging.getLogger(__name__)
+
+SendUpdate = Callable[[Any], Awaitable[None]]
+# Events that cannot merge (tool calls, plans) queue up to this many before the turn waits.
+MAX_PENDING = 1024
+
+
+class UpdateSender:
+    def __init__(self, send: SendUpdate, mapper: UpdateMapper | None = None) -> None:
+        self._send = send
+        self._mapper = mapper or UpdateMapper()
+        self._pending: deque[Event] = deque()
+        self._has_work = anyio.Event()
+        self._has_room = anyio.Event()
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._closed = False
+        self._failed: BaseException | None = None
+
+    async def push(self, event: Event) -> None:
+        if self._failed is not None:
+            raise ConnectionError("the client stopped receiving updates") from self._failed
+        last = self._pending[-1] if self._pending else None
+        if isinstance(event, TextDelta) and isinstance(last, TextDelta):
+            self._pending[-1] = TextDelta(last.text + event.text)
+        elif isinstance(event, ThoughtDelta) and isinstance(last, ThoughtDelta):
+            self._pending[-1] = ThoughtDelta(last.text + event.text)
+        else:
+            while len(self._pending) >= MAX_PENDING:
+                self._has_room = anyio.Event()
+                await self._has_room.wait()
+            self._pending.append(event)
+        self._idle = anyio.Event() if self._idle.is_set() else self._idle
+        self._has_work.set()
+
+    async def run(self) -> None:
+        """The sender loop; returns after `close()` once everything pushed has been sent."""
+        while True:
+            if not self._pending:
+                self._idle.set()
+                if self._closed:
+                    return
+                self._has_work = anyio.Event()
+                await self._has_work.wait()
+                continue
+            event = self._pending.popleft()
+            self._has_room.set()
+            update = self._mapper.map(event)
+            if update is None:
+                continue
+            try:
+                await self._send(update)
+            except Exception as exc:  # client gone: stop sending, let the turn notice on its next push
+                log.warning("could not send update: %s", exc)
+                self._failed = exc
+                self._pending.clear()
+                self._idle.set()
+                return
+
+    async def close(self) -> None:
+        """Flush everything pushed so far, then stop the loop."""
+        self._closed = True
+        self._has_work.set()
+        await self._idle.wait()
