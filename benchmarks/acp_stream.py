@@ -106,7 +106,16 @@ class Target:
         if self.name == "bare":
             return [sys.executable, str(HERE), "--bare-agent"]
         log = self.workdir / "punie.log"
-        return [sys.executable, "-m", "punie_acp", "serve", "--model", script(self.workdir, n, delay), "--log-file", str(log)]
+        return [
+            sys.executable,
+            "-m",
+            "punie_acp",
+            "serve",
+            "--model",
+            script(self.workdir, n, delay),
+            "--log-file",
+            str(log),
+        ]
 
     def prompt(self, n: int, delay: float) -> str:
         return f"stream {n} {delay}"
@@ -153,7 +162,9 @@ async def cancel_latency(target: Target, cancels: int) -> list[float]:
     for _ in range(cancels):
         ctx, conn, client, sid = await _session(target, 100_000, 0.002)
         try:
-            turn = asyncio.create_task(conn.prompt(session_id=sid, prompt=[acp.text_block(target.prompt(100_000, 0.002))]))
+            turn = asyncio.create_task(
+                conn.prompt(session_id=sid, prompt=[acp.text_block(target.prompt(100_000, 0.002))])
+            )
             await client.first_chunk.wait()
             await asyncio.sleep(0.05)
             start = time.perf_counter()
@@ -183,7 +194,13 @@ async def main(args: argparse.Namespace) -> None:
         p_turn, b_turn = await turn_latency(punie, args.turns), await turn_latency(bare, args.turns)
         overhead_ms = (p_turn - b_turn) * 1000
         rows.append(
-            ("minimal turn, median ms", f"{p_turn * 1000:.2f}", f"{b_turn * 1000:.2f}", f"+{overhead_ms:.2f} ms", "overhead ≤ 2 ms")
+            (
+                "minimal turn, median ms",
+                f"{p_turn * 1000:.2f}",
+                f"{b_turn * 1000:.2f}",
+                f"+{overhead_ms:.2f} ms",
+                "overhead ≤ 2 ms",
+            )
         )
 
         p_c, b_c = await cancel_latency(punie, args.cancels), await cancel_latency(bare, args.cancels)

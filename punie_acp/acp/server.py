@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import acp
 
@@ -23,7 +24,9 @@ async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: in
     backend.start_loading()
     log.info("serving ACP on stdio with model %s", backend.name)
     try:
-        await acp.run_agent(agent, transport, use_unstable_protocol=True)
+        # PunieAgent implements the methods it advertises; the SDK's router answers
+        # method-not-found for the rest (load, fork, resume), so it is a partial `acp.Agent`.
+        await acp.run_agent(cast(acp.Agent, agent), transport, use_unstable_protocol=True)
     finally:
         await backend.aclose()
         log.info("client closed the connection; exiting")

@@ -142,7 +142,7 @@ async def open_stdio(protocol_fd: int, max_line_bytes: int) -> StdioTransport:
         transport, write_protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
     except ValueError:  # stdout is a regular file
         transport, write_protocol = _FileWriteTransport(out), asyncio.streams.FlowControlMixin()
-    writer = asyncio.StreamWriter(transport, write_protocol, None, loop)  # type: ignore[arg-type]
+    writer = asyncio.StreamWriter(transport, write_protocol, None, loop)
     return StdioTransport(reader, writer, max_line_bytes)
 
 

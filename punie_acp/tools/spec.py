@@ -14,7 +14,9 @@ def _no_locations(args: Mapping[str, Any], workspace: Workspace) -> tuple[Locati
     return ()
 
 
-def path_location(key: str = "path", line_key: str | None = None) -> Callable[[Mapping[str, Any], Workspace], tuple[Location, ...]]:
+def path_location(
+    key: str = "path", line_key: str | None = None
+) -> Callable[[Mapping[str, Any], Workspace], tuple[Location, ...]]:
     """Locations from a path argument, only when it resolves inside the workspace."""
 
     def locate(args: Mapping[str, Any], workspace: Workspace) -> tuple[Location, ...]:

@@ -86,14 +86,10 @@ class RecordingClient:
         return [u.session_update for u in self.updates[session_id]]
 
     def message_text(self, session_id: str) -> str:
-        return "".join(
-            u.content.text for u in self.updates[session_id] if u.session_update == "agent_message_chunk"
-        )
+        return "".join(u.content.text for u in self.updates[session_id] if u.session_update == "agent_message_chunk")
 
     def thought_text(self, session_id: str) -> str:
-        return "".join(
-            u.content.text for u in self.updates[session_id] if u.session_update == "agent_thought_chunk"
-        )
+        return "".join(u.content.text for u in self.updates[session_id] if u.session_update == "agent_thought_chunk")
 
     def tool_events(self, session_id: str) -> list[Any]:
         return [u for u in self.updates[session_id] if u.session_update in ("tool_call", "tool_call_update")]
@@ -127,9 +123,7 @@ async def punie_server(
         yield conn, proc
 
 
-async def start_session(
-    conn: ClientSideConnection, client: RecordingClient, cwd: Path, **kwargs: Any
-) -> str:
+async def start_session(conn: ClientSideConnection, client: RecordingClient, cwd: Path, **kwargs: Any) -> str:
     await conn.initialize(protocol_version=1, client_capabilities=client.capabilities())
     resp = await conn.new_session(cwd=str(cwd), mcp_servers=[], **kwargs)
     return str(resp.session_id)
