@@ -95,7 +95,8 @@ class PunieAgent:
         except SessionError as exc:
             raise RequestError(-32602, str(exc)) from None
         await self._client.session_update(
-            session_id=session_id, update=schema.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id)
+            session_id=session_id,
+            update=schema.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id),
         )
         return schema.SetSessionModeResponse()
 

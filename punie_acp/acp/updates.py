@@ -1,7 +1,8 @@
 """Core events to ACP `session/update` payloads.
 
 ACP replaces a tool call's `content` on every update, so the mapper keeps what each call
-has shown so far and always sends the whole list.
+has shown so far and always sends the whole list. Content in a named live block (see
+`ToolProgress.block`) is replaced in place rather than appended.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class UpdateMapper:
     """One per turn: stateful only in what each tool call has shown."""
 
     def __init__(self) -> None:
-        self._content: dict[str, list[ToolContent]] = {}
+        # Each item remembers the live block it belongs to (None: appended for good).
+        self._content: dict[str, list[tuple[str | None, ToolContent]]] = {}
         self._locations: dict[str, list[Location]] = {}
 
     def map(self, event: Event) -> Update | None:
@@ -77,7 +79,7 @@ class UpdateMapper:
         if isinstance(event, ToolProgress):
             return self._progress(event)
         if isinstance(event, ToolFinished):
-            content = self._content.pop(event.call_id, [])
+            content = [item for _, item in self._content.pop(event.call_id, [])]
             self._locations.pop(event.call_id, None)
             # Keep rich content (diffs, terminals) the tool showed; add the result text after it.
             content.extend(event.content)
@@ -97,13 +99,19 @@ class UpdateMapper:
 
     def _progress(self, event: ToolProgress) -> schema.ToolCallProgress:
         content = self._content.setdefault(event.call_id, [])
-        content.extend(event.content)
+        if event.block is None:
+            content.extend((None, item) for item in event.content)
+        else:
+            at = next((i for i, (block, _) in enumerate(content) if block == event.block), len(content))
+            content[:] = [entry for entry in content if entry[0] != event.block]
+            content[at:at] = [(event.block, item) for item in event.content]
+        changed = bool(event.content) or event.block is not None
         locations = self._locations.setdefault(event.call_id, [])
         locations.extend(event.locations)
         return acp.update_tool_call(
             event.call_id,
             status="in_progress" if event.started else None,
             title=event.title,
-            content=[wire_content(c) for c in content] if event.content else None,
+            content=[wire_content(item) for _, item in content] if changed else None,
             locations=wire_locations(tuple(locations)) if event.locations else None,
         )

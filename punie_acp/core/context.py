@@ -30,6 +30,9 @@ class ToolContext:
         content: tuple[ToolContent, ...] = (),
         locations: tuple[Location, ...] = (),
         title: str | None = None,
+        block: str | None = None,
     ) -> None:
-        """Show progress of a running tool call in the editor."""
-        await self.emit(ToolProgress(call_id=call_id, content=content, locations=locations, title=title))
+        """Show progress of a running tool call in the editor (`block`: replace a live block, see ToolProgress)."""
+        await self.emit(
+            ToolProgress(call_id=call_id, content=content, locations=locations, title=title, block=block)
+        )

@@ -58,13 +58,19 @@ class ToolStarted:
 
 @dataclass(frozen=True)
 class ToolProgress:
-    """Extra content or locations reported while a tool runs (appended by the editor)."""
+    """Extra content or locations reported while a tool runs (appended by the editor).
+
+    With `block` set, `content` is a live block instead: it replaces, in place, whatever an
+    earlier progress with the same block name showed (a command's streaming output); empty
+    content removes the block.
+    """
 
     call_id: str
     content: tuple[ToolContent, ...] = ()
     locations: tuple[Location, ...] = ()
     title: str | None = None
     started: bool = False  # True once: the tool's code has begun to run
+    block: str | None = None
 
 
 @dataclass(frozen=True)

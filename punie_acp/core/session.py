@@ -111,6 +111,7 @@ class SessionManager:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.cancel()
+            session.workspace.close()  # stops the file index's watcher
         return session
 
     def all(self) -> list[Session]:

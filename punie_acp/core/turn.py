@@ -34,6 +34,7 @@ from punie_acp.core.events import (
     TurnEnded,
     UsageReported,
 )
+from punie_acp.core.permissions import ActionDenied
 from punie_acp.core.prompts import instructions
 from punie_acp.core.session import Session
 from punie_acp.models.base import ModelBackend
@@ -143,6 +144,12 @@ class TurnRunner:
                 )
             except UsageLimitExceeded as exc:
                 return await self._stopped(run.all_messages(), session, emit, "max_turn_requests", f"Stopped: {exc}.")
+            except ActionDenied as exc:
+                if not exc.cancelled:
+                    raise
+                # The user cancelled a permission prompt: the turn ends as cancelled (ACP).
+                session.history = consistent_history(run.all_messages())
+                return TurnEnded("cancelled", str(exc))
             except UnexpectedModelBehavior as exc:
                 log.warning("model misbehaved: %s", exc)
                 return await self._stopped(

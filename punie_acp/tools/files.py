@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,28 +12,53 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
-from punie_acp.tools.listing import list_tree
+from punie_acp.tools.errors import fails_softly
+from punie_acp.tools.safeio import iter_lines, looks_binary, open_regular
 from punie_acp.tools.spec import AgentTool, path_location
-from punie_acp.tools.workspace import PathRefused
+from punie_acp.tools.workspace import PathRefused, Workspace
 
 DEFAULT_LINE_LIMIT = 2000
 MAX_LINE_CHARS = 2000
 MAX_LIST_ENTRIES = 1000
+BINARY_PROBE = 8192
 
 
-def looks_binary(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return b"\x00" in handle.read(8192)
+def resolve_or_fail(workspace: Workspace, path: str | None, *, for_write: bool = False) -> Path:
+    try:
+        return workspace.resolve(path, for_write=for_write)
+    except PathRefused as exc:
+        raise ToolFailed(str(exc)) from exc
 
 
-def _read_range(path: Path, start: int, limit: int) -> tuple[list[str], bool]:
-    """Lines [start, start+limit) without loading the whole file; also whether more follow."""
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        chosen = list(itertools.islice(handle, start, start + limit + 1))
-    more = len(chosen) > limit
-    return chosen[:limit], more
+def _cut(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return line[:MAX_LINE_CHARS] + "…[line cut]\n"
 
 
+def _read_local(root: Path, target: Path, start: int, limit: int) -> tuple[list[str], bool, bool]:
+    """Lines [start, start+limit) streamed from disk, whether more follow, whether it is binary."""
+    with open_regular(root, target) as handle:
+        if looks_binary(handle.read(BINARY_PROBE)):
+            return [], False, True
+        handle.seek(0)
+        chosen: list[str] = []
+        for number, (raw, cut) in enumerate(iter_lines(handle, MAX_LINE_CHARS * 4)):
+            if number < start:
+                continue
+            if len(chosen) == limit:
+                return chosen, True, False
+            text = raw.decode("utf-8", errors="replace")
+            chosen.append(_cut(text) if not cut else text[:MAX_LINE_CHARS] + "…[line cut]\n")
+    return chosen, False, False
+
+
+def _probe_binary(root: Path, target: Path) -> bool:
+    with open_regular(root, target) as handle:
+        return looks_binary(handle.read(BINARY_PROBE))
+
+
+@fails_softly
 async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, limit: int = DEFAULT_LINE_LIMIT) -> str:
     """Read a text file in the project.
 
@@ -43,34 +68,50 @@ async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, li
         limit: How many lines to read at most.
     """
     deps = ctx.deps
-    try:
-        target = deps.workspace.resolve(path)
-    except PathRefused as exc:
-        raise ToolFailed(str(exc)) from exc
+    workspace = deps.workspace
+    target = resolve_or_fail(workspace, path)
     if target.is_dir():
         raise ToolFailed(f"{path!r} is a directory; use list_files to see what it holds")
     if not target.is_file():
         raise ToolFailed(f"{path!r} does not exist (or is not a regular file); use list_files to find it")
     offset = max(offset, 1)
     limit = max(min(limit, DEFAULT_LINE_LIMIT), 1)
-    if await anyio.to_thread.run_sync(looks_binary, target):
-        raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
-    if deps.host.capabilities.read_text_file:
-        # The editor's buffer is the truth: it may hold unsaved changes.
-        text = await deps.host.read_text_file(target, line=offset, limit=limit + 1)
-        lines = text.splitlines(keepends=True)
-        more = len(lines) > limit
-        lines = lines[:limit]
-    else:
-        lines, more = await anyio.to_thread.run_sync(_read_range, target, offset - 1, limit)
-    body = "".join(line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…[line cut]\n" for line in lines)
+    try:
+        if deps.host.capabilities.read_text_file:
+            if await anyio.to_thread.run_sync(_probe_binary, workspace.root, target):
+                raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
+            # The editor's buffer is the truth: it may hold unsaved changes.
+            text = await deps.host.read_text_file(target, line=offset, limit=limit + 1)
+            lines = [_cut(line) for line in text.splitlines(keepends=True)]
+            more = len(lines) > limit
+            lines = lines[:limit]
+        else:
+            lines, more, binary = await anyio.to_thread.run_sync(_read_local, workspace.root, target, offset - 1, limit)
+            if binary:
+                raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
+    except (PathRefused, OSError) as exc:
+        raise ToolFailed(f"cannot read {path!r}: {exc}") from exc
     if not lines:
-        return f"[{deps.workspace.relative(target)}: no lines from line {offset}]"
+        return f"[{workspace.relative(target)}: no lines from line {offset}]"
+    body = "".join(lines)
     last = offset + len(lines) - 1
     footer = f"\n[lines {offset}-{last}; more follow: read again with offset={last + 1}]" if more else ""
     return body + footer
 
 
+def matches(rel: str, pattern: str | None) -> bool:
+    """A glob against the relative path or the bare name ('*.py', 'src/**/*.ts')."""
+    if not pattern:
+        return True
+    name = rel.rsplit("/", 1)[-1]
+    return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+
+
+def under(rel: str, base: str) -> bool:
+    return base == "" or rel.startswith(base + "/")
+
+
+@fails_softly
 async def list_files(ctx: RunContext[ToolContext], path: str = ".", pattern: str | None = None) -> str:
     """List files under a directory of the project (respects .gitignore).
 
@@ -78,19 +119,21 @@ async def list_files(ctx: RunContext[ToolContext], path: str = ".", pattern: str
         path: Directory relative to the project root.
         pattern: Optional glob the file names must match, e.g. '*.py' or 'src/**/*.ts'.
     """
-    deps = ctx.deps
-    try:
-        base = deps.workspace.resolve(path)
-    except PathRefused as exc:
-        raise ToolFailed(str(exc)) from exc
+    workspace = ctx.deps.workspace
+    base = resolve_or_fail(workspace, path)
     if not base.is_dir():
         raise ToolFailed(f"{path!r} is not a directory")
-    entries = await anyio.to_thread.run_sync(list_tree, deps.workspace, base, pattern, MAX_LIST_ENTRIES + 1)
+    rel_base = "" if base == workspace.root else workspace.relative(base)
+    index = workspace.index
+    entries = [rel for rel, _info in await index.files() if under(rel, rel_base) and matches(rel, pattern)]
     if not entries:
+        if rel_base and index.rules().ignored(rel_base, True):
+            return f"(no files: {rel_base}/ is excluded by .gitignore; read_file still reads files there)"
         return "(no files)"
     cut = len(entries) > MAX_LIST_ENTRIES
     shown = "\n".join(entries[:MAX_LIST_ENTRIES])
-    return shown + (f"\n[first {MAX_LIST_ENTRIES} entries shown; narrow path or pattern]" if cut else "")
+    note = f"\n[first {MAX_LIST_ENTRIES} of {len(entries)} entries shown; narrow path or pattern]"
+    return shown + (note if cut else "")
 
 
 def _title(verb: str, key: str = "path") -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
 from typing import Any
 
 from pydantic_ai import RunContext
@@ -12,15 +11,24 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import ToolProgress
+from punie_acp.tools.commands import RUN_COMMAND
+from punie_acp.tools.edits import EDIT_FILE, WRITE_FILE
 from punie_acp.tools.files import LIST_FILES, READ_FILE
+from punie_acp.tools.git import GIT_DIFF, GIT_LOG, GIT_STATUS
+from punie_acp.tools.lint import RUFF_CHECK, RUFF_FORMAT_DIFF, TY_CHECK
+from punie_acp.tools.plan import UPDATE_PLAN
+from punie_acp.tools.search import GREP
 from punie_acp.tools.spec import AgentTool
+from punie_acp.tools.testing import RUN_PYTEST
 
 # Bad arguments from a small local model are common; let it correct itself a few times.
 TOOL_RETRIES = 3
 
 
 def default_tools() -> list[AgentTool]:
-    return [READ_FILE, LIST_FILES]
+    tools = [READ_FILE, LIST_FILES, GREP, WRITE_FILE, EDIT_FILE, UPDATE_PLAN]
+    tools += [RUN_COMMAND, RUFF_CHECK, RUFF_FORMAT_DIFF, TY_CHECK, RUN_PYTEST, GIT_STATUS, GIT_DIFF, GIT_LOG]
+    return tools
 
 
 class ReportingToolset(WrapperToolset[ToolContext]):
