@@ -73,6 +73,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_file)
+    from punie_acp.acp.early import early_start
+
+    # Answers `initialize` while the SDK and PydanticAI import on a thread.
+    early = early_start(sys.stdin.fileno(), protocol_fd, settings.max_message_bytes)
     from punie_acp.acp.server import serve_stdio
     from punie_acp.models.base import ModelNotAvailable
     from punie_acp.models.registry import resolve_backend
@@ -83,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve_stdio(settings, backend, protocol_fd))
+        asyncio.run(serve_stdio(settings, backend, protocol_fd, early))
     except KeyboardInterrupt:
         return 130
     return 0

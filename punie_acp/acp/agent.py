@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 import anyio
-from acp import PROTOCOL_VERSION, RequestError, schema
+from acp import RequestError, schema
 
-from punie_acp import __version__
+from punie_acp.acp.capabilities import initialize_result
 from punie_acp.acp.host import AcpEditorHost, ClientConnection, capabilities_of
 from punie_acp.acp.prompt import prompt_to_text
 from punie_acp.acp.sender import UpdateSender
@@ -47,17 +47,12 @@ class PunieAgent:
     ) -> schema.InitializeResponse:
         self._client_caps = capabilities_of(client_capabilities)
         log.info("initialize from %s (protocol %s)", client_info.name if client_info else "?", protocol_version)
-        return schema.InitializeResponse(
-            protocol_version=PROTOCOL_VERSION,
-            agent_capabilities=schema.AgentCapabilities(
-                load_session=False,
-                prompt_capabilities=schema.PromptCapabilities(image=False, audio=False, embedded_context=True),
-                mcp_capabilities=schema.McpCapabilities(http=False, sse=False),
-                session_capabilities=schema.SessionCapabilities(list=schema.SessionListCapabilities()),
-            ),
-            agent_info=schema.Implementation(name="punie", title="Punie", version=__version__),
-            auth_methods=[],
-        )
+        return schema.InitializeResponse.model_validate(initialize_result())
+
+    def adopt_initialize(self, params: dict[str, Any]) -> None:
+        """Take the client's capabilities from an `initialize` answered before the SDK was loaded."""
+        request = schema.InitializeRequest.model_validate(params)
+        self._client_caps = capabilities_of(request.client_capabilities)
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> schema.AuthenticateResponse:
         raise RequestError(-32602, "punie runs locally and needs no authentication")

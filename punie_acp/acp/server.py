@@ -8,6 +8,7 @@ from typing import cast
 import acp
 
 from punie_acp.acp.agent import PunieAgent
+from punie_acp.acp.early import EarlyStart
 from punie_acp.acp.transport import open_stdio
 from punie_acp.config import Settings
 from punie_acp.core.session import SessionManager
@@ -18,9 +19,11 @@ from punie_acp.tools.registry import default_tools
 log = logging.getLogger(__name__)
 
 
-async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: int) -> None:
-    transport = await open_stdio(protocol_fd, settings.max_message_bytes)
+async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: int, early: EarlyStart) -> None:
+    transport = await open_stdio(protocol_fd, settings.max_message_bytes, early.leftover)
     agent = PunieAgent(TurnRunner(backend, default_tools()), SessionManager(settings))
+    if early.initialize_params is not None:
+        agent.adopt_initialize(early.initialize_params)
     backend.start_loading()
     log.info("serving ACP on stdio with model %s", backend.name)
     try:

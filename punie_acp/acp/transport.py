@@ -129,9 +129,11 @@ class StdioTransport:
                 return
 
 
-async def open_stdio(protocol_fd: int, max_line_bytes: int) -> StdioTransport:
+async def open_stdio(protocol_fd: int, max_line_bytes: int, preread: bytes = b"") -> StdioTransport:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=max_line_bytes)
+    if preread:
+        reader.feed_data(preread)
     protocol = asyncio.StreamReaderProtocol(reader)
     try:
         await loop.connect_read_pipe(lambda: protocol, sys.stdin)
