@@ -237,6 +237,8 @@ async def main(args: argparse.Namespace) -> None:
                 "overhead ≤ 2 ms",
             )
         )
+        own_ms = overhead_ms - pa_turn * 1000
+        rows.append(("  PydanticAI run alone, ms", f"{pa_turn * 1000:.2f}", "", f"rest: {own_ms:+.2f} ms", ""))
 
         p_c, b_c = await cancel_latency(punie, args.cancels), await cancel_latency(bare, args.cancels)
         for q, label in ((0.5, "p50"), (0.95, "p95")):
