@@ -128,13 +128,14 @@ async def test_two_sessions_stream_independently(tmp_path: Path, project: Path) 
     assert client.message_text(b).endswith("You said: beta")
 
 
-async def test_max_tokens_stop_reason(tmp_path: Path, project: Path) -> None:
-    model = write_script(tmp_path, [[{"say": "cut off mid"}, {"finish": "length"}]])
+@pytest.mark.parametrize(("finish", "stop"), [("length", "max_tokens"), ("content_filter", "refusal")])
+async def test_finish_reason_maps_to_stop_reason(tmp_path: Path, project: Path, finish: str, stop: str) -> None:
+    model = write_script(tmp_path, [[{"say": "cut off mid"}, {"finish": finish}]])
     client = RecordingClient()
     async with punie_server(client, model, tmp_path) as (conn, _):
         sid = await start_session(conn, client, project)
         resp = await conn.prompt(session_id=sid, prompt=text_prompt("go"))
-    assert resp.stop_reason == "max_tokens"
+    assert resp.stop_reason == stop
 
 
 async def test_repeated_identical_tool_call_is_not_run_again(tmp_path: Path, project: Path) -> None:

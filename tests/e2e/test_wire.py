@@ -107,3 +107,32 @@ def test_stdout_carries_only_protocol_during_a_whole_turn(tmp_path: Path, projec
         "agent_message_chunk",
     }
     assert proc.stdout is not None and proc.stdout.read() == b""  # nothing after the last answer either
+
+
+def test_client_that_disappears_mid_turn_ends_the_server_cleanly(tmp_path: Path, project: Path) -> None:
+    from tests.e2e.scripts import write_script
+
+    model = write_script(tmp_path, [[{"say": " ".join(["word"] * 100_000)}]], chunk_delay=0.001)
+    proc = subprocess.Popen(
+        [*PUNIE, "serve", "--model", model],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(tmp_path),
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(_req(1, "initialize", {"protocolVersion": 1}) + b"\n")
+    proc.stdin.write(_req(2, "session/new", {"cwd": str(project), "mcpServers": []}) + b"\n")
+    proc.stdin.flush()
+    json.loads(proc.stdout.readline())
+    sid = json.loads(proc.stdout.readline())["result"]["sessionId"]
+    proc.stdin.write(_req(3, "session/prompt", {"sessionId": sid, "prompt": [{"type": "text", "text": "go"}]}) + b"\n")
+    proc.stdin.flush()
+    first = json.loads(proc.stdout.readline())
+    assert first["method"] == "session/update"  # streaming has begun
+    # The editor goes away: both pipes close under the running turn.
+    proc.stdin.close()
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr, stderr
