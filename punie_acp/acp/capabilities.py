@@ -18,9 +18,8 @@ def initialize_result() -> dict[str, Any]:
         "agentCapabilities": {
             "loadSession": False,
             "promptCapabilities": {"image": False, "audio": False, "embeddedContext": True},
-            "mcpCapabilities": {"http": False, "sse": False, "acp": False},
+            "mcpCapabilities": {"http": False, "sse": False},
             "sessionCapabilities": {"list": {}},
-            "auth": {},
         },
         "authMethods": [],
         "agentInfo": {"name": "punie", "title": "Punie", "version": __version__},
