@@ -12,7 +12,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
-from punie_acp.tools.errors import fails_softly
+from punie_acp.tools.errors import editor_read, fails_softly
 from punie_acp.tools.safeio import iter_lines, looks_binary, open_regular
 from punie_acp.tools.spec import AgentTool, path_location
 from punie_acp.tools.workspace import PathRefused, Workspace
@@ -81,7 +81,7 @@ async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, li
             if await anyio.to_thread.run_sync(_probe_binary, workspace.root, target):
                 raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
             # The editor's buffer is the truth: it may hold unsaved changes.
-            text = await deps.host.read_text_file(target, line=offset, limit=limit + 1)
+            text = await editor_read(deps.host, target, path, line=offset, limit=limit + 1)
             lines = [_cut(line) for line in text.splitlines(keepends=True)]
             more = len(lines) > limit
             lines = lines[:limit]
@@ -130,10 +130,12 @@ async def list_files(ctx: RunContext[ToolContext], path: str = ".", pattern: str
         if rel_base and index.rules().ignored(rel_base, True):
             return f"(no files: {rel_base}/ is excluded by .gitignore; read_file still reads files there)"
         return "(no files)"
-    cut = len(entries) > MAX_LIST_ENTRIES
     shown = "\n".join(entries[:MAX_LIST_ENTRIES])
-    note = f"\n[first {MAX_LIST_ENTRIES} of {len(entries)} entries shown; narrow path or pattern]"
-    return shown + (note if cut else "")
+    if len(entries) > MAX_LIST_ENTRIES:
+        shown += f"\n[first {MAX_LIST_ENTRIES} of {len(entries)} entries shown; narrow path or pattern]"
+    if index.truncated:
+        shown += "\n[the project is very large: only part of it is indexed]"
+    return shown
 
 
 def _title(verb: str, key: str = "path") -> Any:

@@ -91,7 +91,9 @@ class Workspace:
         if path is not None and not isinstance(path, str):
             raise PathRefused(f"a path must be a string, got {type(path).__name__}")
         raw = "." if path is None or path.strip() == "" else path
-        check_text(raw)
+        prefix = str(self.root) + os.sep
+        # The root's own name is the user's business; only what the model adds is checked.
+        check_text(raw[len(prefix) :] if raw.startswith(prefix) else raw)
         if len(raw.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES or any(
             len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in raw.split("/")
         ):
