@@ -27,6 +27,10 @@ def content_types(update: Any) -> list[str]:
     return [c.type for c in update.content or []]
 
 
+def is_update(update: Any) -> bool:
+    return bool(update.session_update == "tool_call_update")
+
+
 def texts(update: Any) -> list[str]:
     return [c.content.text for c in update.content or [] if c.type == "content"]
 
@@ -85,7 +89,7 @@ async def test_local_fallback_streams_output_before_the_end(tmp_path: Path, proj
         sid = await start_session(conn, client, project)
         prompt = asyncio.create_task(conn.prompt(session_id=sid, prompt=text_prompt("run it")))
         # The command only ends after the client has seen its first line streamed.
-        await client.wait_for(sid, lambda ups: any("first" in t for u in ups if hasattr(u, "content") for t in texts(u) if u.session_update == "tool_call_update"))
+        await client.wait_for(sid, lambda ups: any("first" in t for u in ups if is_update(u) for t in texts(u)))
         (project / "go").touch()
         resp = await asyncio.wait_for(prompt, 60)
     assert resp.stop_reason == "end_turn"
