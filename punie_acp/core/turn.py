@@ -44,6 +44,9 @@ from punie_acp.tools.spec import AgentTool
 log = logging.getLogger(__name__)
 
 
+STATE_CHANGING_KINDS = frozenset({"edit", "delete", "move", "execute"})
+
+
 class RepeatedToolCall(Exception):
     """The model asked for a call it already made this turn with the same arguments."""
 
@@ -134,6 +137,10 @@ class TurnRunner:
                                     seen_calls.add(key)
                                 elif isinstance(tool_event, FunctionToolResultEvent):
                                     await self._on_result(tool_event, emit)
+                                    if self._changes_state(tool_event):
+                                        # After an edit or a command, running the same check
+                                        # again (tests, lint, diff) is progress, not a loop.
+                                        seen_calls.clear()
             except RepeatedToolCall as exc:
                 return await self._stopped(
                     run.all_messages(),
@@ -204,6 +211,10 @@ class TurnRunner:
                 locations=tool.locate(args, session.workspace),
             )
         )
+
+    def _changes_state(self, event: FunctionToolResultEvent) -> bool:
+        tool = self._tools.get(event.part.tool_name)
+        return tool is not None and tool.kind in STATE_CHANGING_KINDS and event.part.outcome == "success"
 
     async def _on_result(self, event: FunctionToolResultEvent, emit: Emit) -> None:
         part = event.part

@@ -111,3 +111,21 @@ async def test_bad_arguments_beyond_retries_end_the_turn_with_a_message(project:
     ended = await runner.run(_session(project), "go", emit)
     assert ended.stop_reason == "end_turn"
     assert "unusable" in "".join(texts)
+
+
+async def test_the_same_call_after_an_edit_is_not_a_loop(project: Path) -> None:
+    read = Call("read_file", {"path": "hello.py"})
+    edit = Call("edit_file", {"path": "hello.py", "old_text": "42", "new_text": "43"})
+    model = ScriptedModel([Plan([read]), Plan([edit]), Plan([read]), Plan([Say("done")])])
+    runner = TurnRunner(StatelessBackend(model, "s"), default_tools())
+    session = _session(project, Settings(mode="auto-edit"))
+    finished: list[ToolFinished] = []
+
+    async def emit(event: Event) -> None:
+        if isinstance(event, ToolFinished):
+            finished.append(event)
+
+    ended = await runner.run(session, "bump the answer", emit)
+    assert ended.stop_reason == "end_turn"
+    assert [f.ok for f in finished] == [True, True, True]
+    assert "answer = 43" in str(finished[-1].raw_output)
