@@ -17,7 +17,14 @@ def _pipe_with(data: bytes) -> int:
 
 
 def test_initialize_is_answered_and_the_rest_is_kept() -> None:
-    init = b'{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":1,"clientCapabilities":{"terminal":true}}}'
+    init = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "initialize",
+            "params": {"protocolVersion": 1, "clientCapabilities": {"terminal": True}},
+        }
+    ).encode()
     rest = b'{"jsonrpc":"2.0","id":8,"method":"session/new","params":{}}\n{"partial'
     out_read, out_write = os.pipe()
     early = early_start(_pipe_with(init + b"\n" + rest), out_write, 1 << 20)
