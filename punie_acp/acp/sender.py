@@ -1,9 +1,10 @@
 """Sends a turn's updates to the client without making the model wait on the pipe.
 
-The turn pushes events; one sender task writes them in order. While a write is in flight,
-further text (or thought) deltas merge into the pending chunk, so a model that is faster
-than the client never stalls on per-message cost, and a model that is slower (every real
-one) still gets one chunk per token with no added latency.
+The turn pushes events; one sender task writes them in order. Text (or thought) messages go
+out at most once per `MIN_DELTA_INTERVAL`, and deltas pushed in between merge into the pending
+chunk, so a burst faster than the client can take (a replayed script, a cached answer) costs
+a few messages instead of one per delta, while a real model, slower than that by far, still
+gets one chunk per token with no added latency.
 """
 
 from __future__ import annotations
@@ -23,11 +24,19 @@ log = logging.getLogger(__name__)
 SendUpdate = Callable[[Any], Awaitable[None]]
 # Events that cannot merge (tool calls, plans) queue up to this many before the turn waits.
 MAX_PENDING = 1024
+# At most one text (or thought) message per this many seconds; a burst in between merges.
+# Far below what a person can see, and far above any real model's time per token, so a
+# real model's tokens each get their own chunk at once.
+MIN_DELTA_INTERVAL = 0.002
 
 
 class UpdateSender:
-    def __init__(self, send: SendUpdate, mapper: UpdateMapper | None = None) -> None:
+    def __init__(
+        self, send: SendUpdate, mapper: UpdateMapper | None = None, min_interval: float = MIN_DELTA_INTERVAL
+    ) -> None:
         self._send = send
+        self._min_interval = min_interval
+        self._last_delta = float("-inf")
         self._mapper = mapper or UpdateMapper()
         self._pending: deque[Event] = deque()
         self._has_work = anyio.Event()
@@ -63,6 +72,12 @@ class UpdateSender:
                 self._has_work = anyio.Event()
                 await self._has_work.wait()
                 continue
+            if isinstance(self._pending[0], TextDelta | ThoughtDelta):
+                wait = self._last_delta + self._min_interval - anyio.current_time()
+                if wait > 0:
+                    await anyio.sleep(wait)  # deltas pushed meanwhile merge into this one
+                    continue
+                self._last_delta = anyio.current_time()
             event = self._pending.popleft()
             self._has_room.set()
             update = self._mapper.map(event)

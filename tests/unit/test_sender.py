@@ -47,7 +47,7 @@ async def test_a_fast_client_gets_one_chunk_per_delta() -> None:
     async def send(update: Any) -> None:
         sent.append(update)
 
-    sender = UpdateSender(send)
+    sender = UpdateSender(send, min_interval=0.0)
     async with anyio.create_task_group() as tg:
         tg.start_soon(sender.run)
         for piece in ("x", "y", "z"):
@@ -68,3 +68,20 @@ async def test_a_gone_client_makes_the_next_push_fail() -> None:
         await sender.close()
     with pytest.raises(ConnectionError):
         await sender.push(TextDelta("y"))
+
+
+async def test_a_burst_within_the_interval_leaves_as_few_chunks() -> None:
+    sent: list[Any] = []
+
+    async def send(update: Any) -> None:
+        sent.append(update)
+
+    sender = UpdateSender(send, min_interval=0.5)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender.run)
+        for i in range(20):
+            await sender.push(TextDelta(str(i % 10)))
+            await anyio.sleep(0.001)
+        await sender.close()
+    assert "".join(u.content.text for u in sent) == "01234567890123456789"
+    assert len(sent) <= 3  # the first goes at once; the rest merge while the interval runs
