@@ -24,7 +24,8 @@ def user_text(part: UserPromptPart) -> str:
 
 
 class DemoModel(ReplayModel):
-    def __init__(self, chunk_delay: float = 0.0) -> None:
+    # Paced like a fast real model (100 tokens/s), so clients see token-by-token streaming.
+    def __init__(self, chunk_delay: float = 0.01) -> None:
         super().__init__("punie-test")
         self._chunk_delay = chunk_delay
 
