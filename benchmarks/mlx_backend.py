@@ -1,0 +1,373 @@
+"""Benchmark punie's in-process mlx backend, each number beside its baseline from the same run.
+
+    python benchmarks/mlx_backend.py            # mid-sized models, a few minutes on 2 CPU cores
+    python benchmarks/mlx_backend.py --quick    # small models, CI-sized
+
+1. decode tokens/s: punie (Agent → MlxModel → model thread) vs bare `mlx_lm.stream_generate`;
+2. a session of five tool turns: tokens prefilled and wall time with the per-session KV cache,
+   without it, and PydanticAI → HTTP → `mlx_lm.server` on the same model;
+3. spawn → `initialize` answer while a large model loads, and the server's RSS at that moment;
+4. cancel latency mid-prefill and mid-decode (p50/p95), next to the time of one token / chunk.
+
+Models are fabricated (random or scripted float32 Qwen3, see punie_acp.models.mlx.fabricate) and
+kept in --workdir. mlx's CPU wheel ships reference BLAS; when Debian's libopenblas0-pthread is
+installed the script re-runs itself with it preloaded (fp32 matmuls ~70x faster), and every
+baseline, the mlx_lm.server subprocess included, runs with the same BLAS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+if Path(OPENBLAS).exists() and OPENBLAS not in os.environ.get("LD_PRELOAD", ""):
+    os.environ["LD_PRELOAD"] = OPENBLAS
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pydantic_ai import Agent  # noqa: E402
+from pydantic_ai.exceptions import UsageLimitExceeded  # noqa: E402
+from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent  # noqa: E402
+from pydantic_ai.settings import ModelSettings  # noqa: E402
+from pydantic_ai.usage import UsageLimits  # noqa: E402
+
+from punie_acp.config import Settings  # noqa: E402
+from punie_acp.models.mlx import MlxBackend  # noqa: E402
+from punie_acp.models.mlx.fabricate import MID, ModelShape, Script, write_random_model, write_scripted_model  # noqa: E402
+from punie_acp.models.mlx.model import MlxModel  # noqa: E402
+
+SMALL = ModelShape(hidden_size=512, num_hidden_layers=4, intermediate_size=1536, num_attention_heads=8,
+                   num_key_value_heads=4, head_dim=64, bpe_vocab=2048)  # fmt: skip
+LARGE = ModelShape(hidden_size=2048, num_hidden_layers=12, intermediate_size=5632, num_attention_heads=16,
+                   num_key_value_heads=8, head_dim=128, bpe_vocab=2048)  # fmt: skip
+RULES = "\n".join(f"Rule {i}: keep functions short, typed and tested; explain each change briefly." for i in range(40))
+FIRST = Script(("<tool_call>", '\n{"name": "read_file", "arguments": {"path": "a.txt"}}\n', "</tool_call>"))
+AGAIN = Script(("<tool_call>", '\n{"name": "read_file", "arguments": {"path": "b.txt"}}\n', "</tool_call>"))
+# 120 distinct one-token pieces in a loop: every token is visible text, the reply never ends by
+# itself, and (period 120 > 64) the repetition guard leaves it alone.
+ENDLESS = Script(tuple(f" w{i}" for i in range(120)), loop=True)
+FILE_TEXT = "def area(r: float) -> float:\n    return 3.14159 * r * r\n" * 6
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
+def row(metric: str, punie: str, baseline: str, ratio: str, target: str) -> None:
+    ROWS.append((metric, punie, baseline, ratio, target))
+    print(f"  {metric}: {punie} | {baseline} | {ratio}", file=sys.stderr, flush=True)
+
+
+def build(workdir: Path, quick: bool) -> dict[str, Path]:
+    shape = SMALL if quick else MID
+    dirs = {"decode": workdir / f"endless-{shape.hidden_size}", "tools": workdir / f"tools-{shape.hidden_size}"}
+    dirs["large"] = workdir / ("random-1024" if quick else "random-2048")
+    if not (dirs["decode"] / "model.safetensors").exists():
+        write_scripted_model(dirs["decode"], ENDLESS, shape=shape)
+    if not (dirs["tools"] / "model.safetensors").exists():
+        write_scripted_model(dirs["tools"], FIRST, AGAIN, shape=shape)
+    if not (dirs["large"] / "model.safetensors").exists():
+        write_random_model(dirs["large"], MID if quick else LARGE)
+    return dirs
+
+
+async def ready(path: Path, **settings: Any) -> MlxBackend:
+    backend = MlxBackend(str(path), Settings(**settings))
+
+    async def ignore(text: str) -> None:
+        return None
+
+    await backend.ensure_ready(ignore)
+    return backend
+
+
+# 1. decode ---------------------------------------------------------------------------------
+
+
+async def punie_rate(backend: MlxBackend, session: str, prompt: str, settings: ModelSettings) -> float:
+    """Decode tokens/s at an Agent's consumer: one text event per token, first to last."""
+    stamps: list[float] = []
+    async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
+        async for event in events:
+            if isinstance(event, PartStartEvent | PartDeltaEvent):
+                stamps.append(time.perf_counter())
+    backend.forget_session(session)
+    assert len(stamps) == backend.engine.history[-1].generated_tokens  # one event per generated token
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def bare_rate(backend: MlxBackend, prompt: str, tokens: int) -> float:
+    """The same, at a plain `mlx_lm.stream_generate` loop on the same model and prompt."""
+    from mlx_lm.generate import stream_generate
+
+    loaded = backend.engine.loaded
+    assert loaded is not None
+    ids = loaded.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
+    stamps = [time.perf_counter() for _ in stream_generate(loaded.model, loaded.tokenizer, ids, max_tokens=tokens)]
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+async def decode(path: Path, tokens: int) -> None:
+    backend = await ready(path)
+    prompt, settings = "Count for me.", ModelSettings(max_tokens=tokens, temperature=0.0)
+    punie, bare = [], []
+    for _ in range(5):
+        punie.append(await punie_rate(backend, "decode", prompt, settings))
+        bare.append(bare_rate(backend, prompt, tokens))
+    await backend.aclose()
+    p, b = statistics.median(punie), statistics.median(bare)
+    row("decode tokens/s (median of 5)", f"{p:.1f}", f"{b:.1f} bare stream_generate", f"{p / b:.3f}x", "≥0.97x")
+
+
+# 2. five tool turns --------------------------------------------------------------------------
+
+
+class NoCacheModel(MlxModel):
+    """The same model view with its session cache dropped before every request."""
+
+    @asynccontextmanager
+    async def request_stream(self, *args: Any, **kwargs: Any) -> Any:
+        self._engine.forget(self._session_id)
+        async with super().request_stream(*args, **kwargs) as stream:
+            yield stream
+
+
+async def tool_session(model: Any, run: int) -> tuple[float, list[ModelResponse]]:
+    """Five model requests, each answered with a tool call that runs; wall time and the responses.
+
+    `run` goes first in the instructions, so no two sessions share a cacheable prefix.
+    """
+    agent: Agent[None, str] = Agent(model, instructions=f"Session {run}.\n{RULES}")
+    responses: list[ModelResponse] = []
+
+    @agent.tool_plain
+    def read_file(path: str) -> str:
+        """Read a file of the project."""
+        return FILE_TEXT
+
+    started = time.perf_counter()
+    settings = ModelSettings(max_tokens=64, temperature=0.0)
+    async with agent.iter("Review a.txt and b.txt.", usage_limits=UsageLimits(request_limit=5),
+                          model_settings=settings) as agent_run:  # fmt: skip
+        with contextlib.suppress(UsageLimitExceeded):  # the 6th request is refused: 5 turns done
+            async for node in agent_run:
+                if Agent.is_call_tools_node(node):
+                    responses.append(node.model_response)
+    wall = time.perf_counter() - started
+    assert len(responses) == 5 and all(len(r.parts) == 1 for r in responses), responses
+    return wall, responses
+
+
+def new_content(history: list[Any]) -> int:
+    """Tokens each request adds beyond what the previous request saw and generated."""
+    total, previous = 0, 0
+    for stats in history:
+        total += stats.prompt_tokens - previous
+        previous = stats.prompt_tokens + stats.generated_tokens
+    return total
+
+
+async def sessions(path: Path, repeats: int) -> None:
+    """punie with its cache, punie without, and HTTP → mlx_lm.server, interleaved; best wall time of each."""
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    backend = await ready(path)
+    engine = backend.engine
+    walls: dict[str, list[float]] = {"warm": [], "cold": [], "http": []}
+    prefilled: dict[str, int] = {}
+    with mlx_server(path) as url:
+        http_model = OpenAIChatModel("default_model", provider=OpenAIProvider(base_url=url, api_key="none"))
+        for run in range(repeats):
+            wall, _ = await tool_session(backend.model_for(f"warm{run}"), 3 * run)
+            walls["warm"].append(wall)
+            cached = list(engine.history)[-5:]
+            wall, responses = await tool_session(http_model, 3 * run + 1)
+            walls["http"].append(wall)
+            prefilled["http"] = sum(r.usage.input_tokens - r.usage.cache_read_tokens for r in responses)
+            if run == 0:  # slow, and the same every time
+                cold_model = NoCacheModel(engine, "cold", backend.settings, backend.name)
+                walls["cold"].append((await tool_session(cold_model, 3 * run + 2))[0])
+                prefilled["cold"] = sum(s.prefilled_tokens for s in list(engine.history)[-5:])
+    await backend.aclose()
+
+    fresh, warm_prefilled = new_content(cached), sum(s.prefilled_tokens for s in cached)
+    warm, cold, http = (min(walls[k]) for k in ("warm", "cold", "http"))
+    baseline = f"{prefilled['cold']} without cache; {prefilled['http']} via mlx_lm.server"
+    row("5 tool turns: tokens prefilled", f"{warm_prefilled} (new content {fresh})", baseline,
+        f"{warm_prefilled / fresh:.2f}x new content", "≤1.1x new content")  # fmt: skip
+    row(f"5 tool turns: wall time (best of {repeats})", f"{warm:.2f} s",
+        f"{cold:.2f} s without cache; {http:.2f} s via HTTP",
+        f"{cold / warm:.2f}x / {http / warm:.2f}x faster", "≥1.5x faster than HTTP")  # fmt: skip
+
+
+class mlx_server:
+    """`python -m mlx_lm.server` on a free loopback port, stopped by its own pid."""
+
+    def __init__(self, path: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        cmd = [sys.executable, "-m", "mlx_lm.server", "--model", str(path), "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/v1"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(url + "/models", timeout=1).read()
+                return url
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("mlx_lm.server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+# 3. start-up -------------------------------------------------------------------------------
+
+
+def startup(path: Path) -> None:
+    size = sum(p.stat().st_size for p in path.glob("*.safetensors"))
+    env = dict(os.environ, PUNIE_LOG_FILE=str(path.parent / "punie-bench.log"))
+    times, rss = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "punie_acp", "serve", "--model", str(path)], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": 1}}
+        proc.stdin.write((json.dumps(init) + "\n").encode())
+        proc.stdin.flush()
+        answer = json.loads(proc.stdout.readline())
+        times.append(time.perf_counter() - started)
+        rss.append(_rss_mb(proc.pid))
+        assert answer.get("result", {}).get("protocolVersion") == 1, answer
+        proc.terminate()
+        proc.wait(30)
+    row(f"spawn → initialize answer ({size / 1e9:.1f} GB model loading)", f"{statistics.median(times) * 1000:.0f} ms",
+        "-", "median of 3", "≤200 ms")  # fmt: skip
+    row("server RSS at initialize (model not loaded yet)", f"{max(rss):.0f} MB", "-", "max of 3", "≤150 MB")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# 4. cancel latency --------------------------------------------------------------------------
+
+
+async def cancel_once(
+    backend: MlxBackend, phase: str, session: str, nth: int, delay: float, settings: ModelSettings
+) -> float:
+    """Cancel a turn `delay` s after its nth prefill chunk or streamed token; seconds until the thread let go."""
+    engine, loop = backend.engine, asyncio.get_running_loop()
+    reached, handles, seen = asyncio.Event(), [], {"chunks": 0, "events": 0}
+    submit = engine.submit
+
+    def recording_submit(request: Any) -> Any:
+        handles.append(submit(request))
+        return handles[-1]
+
+    def on_chunk(stats: Any) -> None:  # model thread
+        seen["chunks"] += 1
+        if seen["chunks"] == nth:
+            loop.call_soon_threadsafe(reached.set)
+
+    async def run() -> None:
+        prompt = " ".join(f"item{i}" for i in range(600)) if phase == "prefill" else "Tell me a story."
+        async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
+            async for event in events:
+                if phase == "decode" and isinstance(event, PartStartEvent | PartDeltaEvent):
+                    seen["events"] += 1
+                    if seen["events"] == nth:
+                        reached.set()
+
+    engine.submit = recording_submit  # type: ignore[method-assign]
+    engine.on_prefill_chunk = on_chunk if phase == "prefill" else None
+    task = asyncio.create_task(run())
+    await reached.wait()
+    await asyncio.sleep(delay)  # land anywhere inside a step, not just after one
+    started = time.perf_counter()
+    task.cancel()
+    await handles[-1].wait_done()
+    latency = time.perf_counter() - started
+    await asyncio.gather(task, return_exceptions=True)
+    engine.submit, engine.on_prefill_chunk = submit, None  # type: ignore[method-assign]
+    backend.forget_session(session)
+    return latency
+
+
+async def step_ms(backend: MlxBackend) -> float:
+    """Median time of one prefill step (one layer of one chunk), measured on a long prompt."""
+    stamps: list[float] = []
+    backend.engine.on_prefill_chunk = lambda stats: stamps.append(time.perf_counter())
+    prompt = " ".join(f"item{i}" for i in range(600))
+    await Agent(backend.model_for("chunks")).run(prompt, model_settings=ModelSettings(max_tokens=1))
+    backend.engine.on_prefill_chunk = None
+    backend.forget_session("chunks")
+    assert backend.engine.loaded is not None
+    layers = len(backend.engine.loaded.model.layers)
+    return statistics.median(b - a for a, b in itertools.pairwise(stamps[2:])) * 1000 / layers
+
+
+async def cancel_latency(path: Path, repeats: int) -> None:
+    backend = await ready(path)
+    settings = ModelSettings(max_tokens=4000, temperature=0.0)
+    results: dict[str, list[float]] = {"prefill": [], "decode": []}
+    jitter = random.Random(0)
+    for attempt in range(repeats):
+        for phase in results:
+            nth = (2 + attempt % 3) if phase == "prefill" else (3 + attempt % 4)
+            delay = jitter.uniform(0, 0.05)
+            results[phase].append(await cancel_once(backend, phase, f"c{attempt}", nth, delay, settings))
+    token = 1000 / await punie_rate(backend, "rate", "Count.", ModelSettings(**{**settings, "max_tokens": 32}))
+    step = await step_ms(backend)
+    await backend.aclose()
+    for phase, unit in (("prefill", f"one prefill step {step:.0f} ms"), ("decode", f"one token {token:.0f} ms")):
+        values = sorted(results[phase])
+        p50, p95 = statistics.median(values) * 1000, values[min(len(values) - 1, int(0.95 * len(values)))] * 1000
+        row(f"cancel latency mid-{phase} p50/p95 (n={len(values)})", f"{p50:.0f} / {p95:.0f} ms", unit, "-",
+            "≤100 ms + one token")  # fmt: skip
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small models, fewer repeats (CI-sized)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/punie-bench-models"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    blas = "OpenBLAS (preloaded)" if OPENBLAS in os.environ.get("LD_PRELOAD", "") else "mlx's reference BLAS"
+    print(f"building models in {args.workdir} …", file=sys.stderr, flush=True)
+    dirs = build(args.workdir, args.quick)
+    await decode(dirs["decode"], 96 if args.quick else 128)
+    await sessions(dirs["tools"], 2)
+    startup(dirs["large"])
+    await cancel_latency(dirs["decode"], 3 if args.quick else 10)
+    print(f"\nmlx backend benchmark ({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs; {blas})\n")
+    header = ("metric", "punie", "baseline (same run)", "ratio", "target")
+    widths = [max(len(r[i]) for r in [header, *ROWS]) for i in range(5)]
+    for line in [header, tuple("-" * w for w in widths), *ROWS]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

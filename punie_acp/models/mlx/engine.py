@@ -1,0 +1,261 @@
+"""The model thread: loads the model, then runs every session's generations, one step at a time.
+
+mlx streams belong to the thread that made them (since mlx 0.31.2), so one dedicated thread loads
+the weights and does all model work; nothing else touches mlx. `mlx_lm` is imported on that thread,
+never at server start-up.
+
+Scheduling: each job is a generator that does one quantum per `next()` — render the prompt, one
+layer of one prefill chunk, or one decoded token. Active jobs are stepped round-robin, so a second
+session's reply starts streaming while the first is still generating instead of waiting for it.
+A job's stop flag is checked before each quantum: cancelling stops a generation within one token,
+or within one layer of one prefill chunk (see `steps.py`); a queued job that is cancelled is
+dropped without running. Jobs of the same session run one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from punie_acp.config import Settings
+from punie_acp.models.base import ModelNotAvailable
+from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
+from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats
+from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
+from punie_acp.models.mlx.steps import PrefillTuning, Steps, run_job
+
+log = logging.getLogger(__name__)
+
+_Active = tuple[JobHandle, Steps]
+
+
+class Engine:
+    def __init__(self, spec: str, settings: Settings, *, prefill_step: int | None = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.progress = LoadProgress("waiting to start")
+        self.error: BaseException | None = None
+        self.loaded: LoadedModel | None = None
+        self.history: deque[JobStats] = deque(maxlen=256)
+        self.prefill = PrefillTuning(fixed=prefill_step)
+        self._commands: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._settled = threading.Event()  # loaded, or failed to
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._pending: deque[JobHandle] = deque()
+        self._active: list[_Active] = []
+        self._caches: PromptCacheStore | None = None
+
+    # -- event loop side ------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="punie-mlx", daemon=True)
+            self._thread.start()
+
+    @property
+    def on_prefill_chunk(self) -> Callable[[JobStats], None] | None:
+        """Test and benchmark hook, called on the model thread after each prefill chunk."""
+        return self.prefill.on_chunk
+
+    @on_prefill_chunk.setter
+    def on_prefill_chunk(self, hook: Callable[[JobStats], None] | None) -> None:
+        self.prefill.on_chunk = hook
+
+    @property
+    def ready(self) -> bool:
+        return self._settled.is_set() and self.error is None
+
+    async def wait_ready(self) -> None:
+        """Until the model is loaded; raises `ModelNotAvailable` if it could not be."""
+        self.start()
+        event = asyncio.Event()
+        with self._lock:
+            if self._settled.is_set():
+                event.set()
+            else:
+                self._waiters.append((asyncio.get_running_loop(), event))
+        await event.wait()
+        if self.error is not None:
+            raise _unavailable(self.spec, self.error)
+
+    def submit(self, request: GenerationRequest) -> JobHandle:
+        handle = JobHandle(request, asyncio.get_running_loop(), self.wake)
+        self._commands.put(lambda: self._pending.append(handle))
+        self.start()
+        return handle
+
+    def wake(self) -> None:
+        self._commands.put(None)
+
+    def forget(self, session_id: str) -> None:
+        self._commands.put(lambda: self._caches.forget(session_id) if self._caches else None)
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the model thread (between quanta) and return its result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def run() -> None:
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to the awaiting side
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+        self._commands.put(run)
+        self.start()
+        return await future
+
+    async def idle(self) -> bool:
+        """True when no generation is running or queued (asked on the model thread)."""
+        return bool(await self.call(lambda: not self._active and not self._pending))
+
+    async def cached_sessions(self) -> list[str]:
+        """Session ids with a KV cache, least recently used first."""
+        return list(await self.call(lambda: self._caches.sessions() if self._caches else []))
+
+    async def aclose(self) -> None:
+        """Stop the model thread: running jobs stop at their next step, queued ones are dropped.
+
+        A load in progress cannot be interrupted; shutdown waits for it a few seconds at most
+        (the thread is a daemon and ends with the process).
+        """
+        self._closing = True
+        self.wake()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, None if self._settled.is_set() else 5.0)
+
+    # -- model thread ---------------------------------------------------------------------
+
+    def _report(self, progress: LoadProgress) -> None:
+        self.progress = progress
+
+    def _run(self) -> None:
+        try:
+            self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
+            self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache)
+            self.progress = LoadProgress("ready")
+        except BaseException as exc:  # reported to every waiter and job
+            log.exception("loading %s failed", self.spec)
+            self.error = exc
+        with self._lock:
+            self._settled.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(event.set)
+        try:
+            self._schedule()
+        except BaseException:
+            log.exception("the mlx model thread crashed")
+            raise
+
+    def _new_cache(self) -> SessionCache:
+        assert self.loaded is not None
+        models = [self.loaded.model] + ([self.loaded.draft] if self.loaded.draft is not None else [])
+        return SessionCache([CachePart(_maker(m)(), _maker(m)) for m in models])
+
+    def _schedule(self) -> None:
+        while True:
+            self._drain(block=not self._active and not self._pending)
+            if self._closing:
+                for handle in [h for h, _ in self._active] + list(self._pending):
+                    handle.cancel()
+            self._admit()
+            progressed = False
+            for entry in list(self._active):
+                handle, steps = entry
+                if handle.stop_requested:
+                    self._end(entry, "cancelled")
+                elif not handle.full():
+                    try:
+                        next(steps)
+                        progressed = True
+                    except StopIteration:
+                        self._end(entry, None)
+                    except Exception as exc:  # the job fails, the thread goes on
+                        log.exception("generation failed")
+                        self._end(entry, exc)
+            if self._closing and not self._active and not self._pending:
+                return
+            if self._active and not progressed:
+                self._drain(block=True, timeout=0.05)
+
+    def _drain(self, block: bool, timeout: float | None = None) -> None:
+        try:
+            command = self._commands.get(block=block, timeout=timeout)
+            while True:
+                if command is not None:
+                    command()
+                command = self._commands.get_nowait()
+        except queue.Empty:
+            return
+
+    def _admit(self) -> None:
+        busy = {h.request.session_id for h, _ in self._active}
+        waiting: deque[JobHandle] = deque()
+        while self._pending:
+            handle = self._pending.popleft()
+            if handle.stop_requested:
+                self._finish(handle, "cancelled")
+            elif self.error is not None:
+                handle.end(Failed(_unavailable(self.spec, self.error)))
+            elif handle.request.session_id in busy:
+                waiting.append(handle)
+            else:
+                busy.add(handle.request.session_id)
+                assert self.loaded is not None and self._caches is not None
+                steps = run_job(handle, self.loaded, self._caches, self.prefill, self.settings.num_draft_tokens)
+                self._active.append((handle, steps))
+        self._pending = waiting
+
+    def _end(self, entry: _Active, outcome: str | Exception | None) -> None:
+        handle, steps = entry
+        self._active.remove(entry)
+        steps.close()
+        if isinstance(outcome, Exception):
+            handle.stats.finish = "error"
+            self.history.append(handle.stats)
+            handle.end(Failed(outcome))
+        else:
+            self._finish(handle, outcome)
+
+    def _finish(self, handle: JobHandle, finish: str | None) -> None:
+        if finish is not None:
+            handle.stats.finish = finish
+        self.history.append(handle.stats)
+        handle.end(Finished(handle.stats))
+
+
+def _maker(model: Any) -> Callable[[], list[Any]]:
+    def make() -> list[Any]:
+        from mlx_lm.models.cache import make_prompt_cache
+
+        return list(make_prompt_cache(model))
+
+    return make
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _unavailable(spec: str, error: BaseException) -> ModelNotAvailable:
+    if isinstance(error, ModelNotAvailable):
+        return error
+    return ModelNotAvailable(f"Could not load model {spec}: {type(error).__name__}: {error}")

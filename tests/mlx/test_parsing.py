@@ -1,0 +1,190 @@
+"""The streaming reply parser and tool-call recovery, fed text the way the model thread sends it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from punie_acp.models.mlx.guards import RepetitionGuard
+from punie_acp.models.mlx.parsing import (
+    REASONING,
+    ParseEvent,
+    ReplyParser,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEnd,
+)
+from punie_acp.models.mlx.toolcalls import parse_tool_block
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "limit": {"type": "integer"}},
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "list_dir", "parameters": {"type": "object", "properties": {}}}},
+]
+
+
+def parse(text: str, step: int = 3, **kwargs: Any) -> list[ParseEvent]:
+    parser = ReplyParser(TOOLS, **kwargs)
+    events: list[ParseEvent] = []
+    for i in range(0, len(text), step):
+        events += parser.feed(text[i : i + step])
+    return events + parser.finish()
+
+
+def text_of(events: list[ParseEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def thinking_of(events: list[ParseEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, ThinkingDelta))
+
+
+def calls_of(events: list[ParseEvent]) -> list[tuple[str | None, dict[str, Any] | None, str | None]]:
+    return [(e.call.name, e.call.arguments, e.call.error) for e in events if isinstance(e, ToolCallEnd)]
+
+
+def test_reasoning_then_json_tool_call() -> None:
+    events = parse(
+        '<think>\nRead it.\n</think>\n\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a"}}\n</tool_call>'
+    )
+    assert thinking_of(events) == "Read it."
+    assert text_of(events) == ""
+    assert calls_of(events) == [("read_file", {"path": "a"}, None)]
+
+
+def test_qwen3_coder_xml_call_converts_values_with_the_schema() -> None:
+    text = "Sure.\n<tool_call>\n<function=read_file>\n<parameter=path>\nsrc/a.py\n</parameter>\n"
+    text += "<parameter=limit>\n3\n</parameter>\n</function>\n</tool_call>"
+    events = parse(text)
+    assert text_of(events) == "Sure."
+    assert calls_of(events) == [("read_file", {"path": "src/a.py", "limit": 3}, None)]
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 1000])
+def test_chunk_boundaries_do_not_matter(step: int) -> None:
+    text = 'Intro.\n<think>x</think>Answer <tool_call>{"name": "list_dir", "arguments": {}}</tool_call> tail'
+    events = parse(text, step)
+    assert (text_of(events), thinking_of(events), calls_of(events)) == (
+        "Intro.Answertail",
+        "x",
+        [("list_dir", {}, None)],
+    )
+
+
+def test_json_fence_instead_of_tags() -> None:
+    events = parse('Calling:\n```json\n{"name": "read_file", "arguments": {"path": "b"}}\n```\n')
+    assert text_of(events) == "Calling:"
+    assert calls_of(events) == [("read_file", {"path": "b"}, None)]
+
+
+def test_json_fence_that_is_not_a_call_stays_text() -> None:
+    text = 'Config:\n```json\n{"debug": true}\n```\nDone.'
+    assert text_of(parse(text)) == text
+    assert calls_of(parse(text)) == []
+
+
+def test_missing_opening_tag_json() -> None:
+    events = parse('{"name": "read_file", "arguments": {"path": "c"}}\n</tool_call>')
+    assert calls_of(events) == [("read_file", {"path": "c"}, None)]
+    assert text_of(events) == ""
+
+
+def test_missing_opening_tag_xml() -> None:
+    events = parse("<function=read_file>\n<parameter=path>\nd\n</parameter>\n</function>\n</tool_call>")
+    assert calls_of(events) == [("read_file", {"path": "d"}, None)]
+
+
+def test_untagged_call_inside_prose_keeps_the_prose() -> None:
+    events = parse('Let me check {"name": "list_dir", "arguments": {}} now.')
+    assert calls_of(events) == [("list_dir", {}, None)]
+    assert text_of(events) == "Let me checknow."  # two text parts, whitespace around the call trimmed
+
+
+def test_json_in_prose_that_names_no_tool_stays_text() -> None:
+    text = 'The record {"name": "Bob", "age": 3} is fine.'
+    assert text_of(parse(text)) == text
+    assert calls_of(parse(text)) == []
+
+
+def test_several_calls_in_one_reply() -> None:
+    text = (
+        '<tool_call>{"name": "read_file", "arguments": {"path": "1"}}</tool_call>\n'
+        '<tool_call>{"name": "read_file", "arguments": {"path": "2"}}\n'
+        '{"name": "list_dir", "arguments": {}}</tool_call>'
+        '<tool_call>[{"name": "read_file", "arguments": {"path": "3"}}]</tool_call>'
+    )
+    events = parse(text)
+    assert [args for _, args, _ in calls_of(events)] == [{"path": "1"}, {"path": "2"}, {}, {"path": "3"}]
+    assert [e.index for e in events if isinstance(e, ToolCallEnd)] == [0, 1, 2, 3]
+
+
+def test_single_quoted_json() -> None:
+    events = parse("<tool_call>{'name': 'read_file', 'arguments': {'path': 'e', 'limit': 2, 'x': true}}</tool_call>")
+    assert calls_of(events) == [("read_file", {"path": "e", "limit": 2, "x": True}, None)]
+
+
+def test_unparseable_call_is_surfaced_with_its_name() -> None:
+    events = parse('<tool_call>{"name": "read_file", "arguments": {"path": "f"</tool_call>')
+    [(name, args, error)] = calls_of(events)
+    assert name == "read_file" and args is None
+    assert error is not None and "not closed" in error
+
+
+def test_garbage_call_is_surfaced_without_a_name() -> None:
+    [(name, args, error)] = calls_of(parse("<tool_call>please read the file</tool_call>"))
+    assert name is None and args is None and error
+
+
+def test_unclosed_call_at_a_natural_stop_is_surfaced() -> None:
+    [(name, _, error)] = calls_of(parse('<tool_call>\n{"name": "read_file", "arguments": {"pa'))
+    assert name == "read_file" and error
+
+
+def test_call_cut_off_by_max_tokens_comes_out_as_text() -> None:
+    parser = ReplyParser(TOOLS)
+    events = parser.feed('Writing it.\n<tool_call>\n{"name": "read_file", "arguments": {"pa')
+    events += parser.finish(truncated=True)
+    assert calls_of(events) == []
+    assert text_of(events) == 'Writing it.\n<tool_call>\n{"name": "read_file", "arguments": {"pa'
+
+
+def test_complete_call_at_a_natural_stop_needs_no_closing_tag() -> None:
+    assert calls_of(parse('<tool_call>{"name": "list_dir", "arguments": {}}')) == [("list_dir", {}, None)]
+
+
+def test_arguments_as_a_json_string_and_openai_shape() -> None:
+    calls = parse_tool_block('{"function": {"name": "read_file", "arguments": "{\\"path\\": \\"g\\"}"}}')
+    assert [(c.name, c.arguments, c.error) for c in calls] == [("read_file", {"path": "g"}, None)]
+
+
+def test_whitespace_between_parts_is_trimmed_but_inner_text_kept() -> None:
+    events = parse("<think>\n\nplan\n\n</think>\n\nLine one.\n\nLine two.\n")
+    assert thinking_of(events) == "plan"
+    assert text_of(events) == "Line one.\n\nLine two."
+
+
+def test_reply_that_starts_inside_think() -> None:
+    events = parse("planning</think>\n\nAnswer.", initial=REASONING)
+    assert thinking_of(events) == "planning"
+    assert text_of(events) == "Answer."
+
+
+def test_repetition_guard_trips_on_repeated_tokens_and_blocks_but_not_on_varied_text() -> None:
+    same = RepetitionGuard()
+    assert [same.add(7) for _ in range(200)].index(True) == 95  # one token, 96 times
+    block = list(range(100, 140))  # a 40-token block: needs 4 repeats (160 tokens)
+    looping = RepetitionGuard()
+    assert [looping.add(t) for t in block * 5].index(True) == 159
+    varied = RepetitionGuard()
+    assert not any(varied.add(t) for t in range(1000))
+    near_repeats = RepetitionGuard()  # repeated lines that differ in one token each time
+    assert not any(near_repeats.add(t) for i in range(50) for t in [1, 2, 3, 1000 + i, 4])
