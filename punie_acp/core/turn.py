@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_ai import Agent, UsageLimits
-from pydantic_ai.exceptions import UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.exceptions import OutputTokenLimitExceeded, UnexpectedModelBehavior, UsageLimitExceeded
 from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
@@ -157,6 +157,11 @@ class TurnRunner:
                 # The user cancelled a permission prompt: the turn ends as cancelled (ACP).
                 session.history = consistent_history(run.all_messages())
                 return TurnEnded("cancelled", str(exc))
+            except OutputTokenLimitExceeded as exc:
+                # The reply (often a tool call) was cut off by max_tokens: retrying hits it again.
+                return await self._stopped(
+                    run.all_messages(), session, emit, "max_tokens", f"Stopped: the reply hit the token limit ({exc})."
+                )
             except UnexpectedModelBehavior as exc:
                 log.warning("model misbehaved: %s", exc)
                 return await self._stopped(

@@ -7,9 +7,10 @@ PydanticAI `Model` view, so per-session state such as a KV cache stays keyed by 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic_ai.models import Model
+if TYPE_CHECKING:  # importing PydanticAI costs ~1 s; backends that need it import it themselves
+    from pydantic_ai.models import Model
 
 ProgressCallback = Callable[[str], Awaitable[None]]
 

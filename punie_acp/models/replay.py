@@ -45,7 +45,7 @@ class Say:
 @dataclass(frozen=True)
 class Call:
     name: str
-    args: dict[str, Any]
+    args: dict[str, Any] | str  # a string is the raw JSON text a model emitted, possibly broken
 
 
 Step = Think | Say | Call

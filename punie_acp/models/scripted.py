@@ -3,10 +3,11 @@
     {"chunk_delay": 0.01,
      "responses": [
         [{"think": "…"}, {"say": "…"}, {"call": "read_file", "args": {"path": "a.py"}}],
-        [{"say": "done"}, {"finish": "length"}]
+        [{"call": "read_file", "args": "{\"path\": \"a"}, {"finish": "length"}]
      ]}
 
-Each model request of a session takes the next response; when they run out the last one
+`args` may also be a string: the raw JSON a model emitted, broken or not. Each model request
+of a session takes the next response; when they run out the last one
 repeats (a looping model, for guard tests). Each session has its own cursor.
 """
 
@@ -48,7 +49,8 @@ def parse_script(data: Any) -> tuple[list[Plan], float]:
             elif "say" in step:
                 steps.append(Say(str(step["say"])))
             elif "call" in step:
-                steps.append(Call(str(step["call"]), dict(step.get("args", {}))))
+                args = step.get("args", {})
+                steps.append(Call(str(step["call"]), args if isinstance(args, str) else dict(args)))
             elif "finish" in step:
                 if step["finish"] not in FINISH_REASONS:
                     raise ScriptError(f"response {n}: finish must be one of {FINISH_REASONS}")

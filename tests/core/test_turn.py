@@ -16,7 +16,7 @@ from punie_acp.core.host import LocalHost
 from punie_acp.core.session import Session, SessionManager
 from punie_acp.core.turn import TurnRunner, consistent_history
 from punie_acp.models.base import StatelessBackend
-from punie_acp.models.replay import Call, Plan, Say
+from punie_acp.models.replay import Call, Plan, Say, Think
 from punie_acp.models.scripted import ScriptedModel
 from punie_acp.tools.registry import default_tools
 
@@ -129,3 +129,17 @@ async def test_the_same_call_after_an_edit_is_not_a_loop(project: Path) -> None:
     assert ended.stop_reason == "end_turn"
     assert [f.ok for f in finished] == [True, True, True]
     assert "answer = 43" in str(finished[-1].raw_output)
+
+
+async def test_thinking_cut_off_by_the_token_limit_ends_with_max_tokens(project: Path) -> None:
+    model = ScriptedModel([Plan([Think("I will think for a long time and")], finish="length")])
+    runner = TurnRunner(StatelessBackend(model, "s"), default_tools())
+    texts: list[str] = []
+
+    async def emit(event: Event) -> None:
+        if isinstance(event, TextDelta):
+            texts.append(event.text)
+
+    ended = await runner.run(_session(project), "go", emit)
+    assert ended.stop_reason == "max_tokens"
+    assert "token limit" in "".join(texts)

@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -129,5 +129,5 @@ async def start_session(conn: ClientSideConnection, client: RecordingClient, cwd
     return str(resp.session_id)
 
 
-def text_prompt(text: str) -> Sequence[Any]:
+def text_prompt(text: str) -> list[Any]:
     return [acp.text_block(text)]
