@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -181,26 +182,40 @@ async def cancel_latency(target: Target, cancels: int) -> list[float]:
 
 
 async def pydantic_ai_alone(n: int, turns: int) -> tuple[float, float]:
-    """PydanticAI's own cost, in-process: deltas/s for an n-word reply and ms per one-word turn."""
+    """PydanticAI's own cost, in-process: deltas/s for an n-word reply, and ms per one-word turn.
+
+    The turns carry their history forward and declare punie's tools, as a punie session does,
+    so what remains beside punie's number is punie's own code.
+    """
     from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelMessage
+    from pydantic_ai.toolsets import FunctionToolset
 
     from punie_acp.models.replay import Plan, Say
     from punie_acp.models.scripted import ScriptedModel
+    from punie_acp.tools.registry import default_tools
+
+    tools = FunctionToolset([t.function for t in default_tools()])
+    history: list[ModelMessage] = []
 
     async def one_turn(words: int) -> int:
-        agent: Agent[None, str] = Agent(ScriptedModel([Plan([Say(" ".join([WORD] * words))])]))
+        nonlocal history
+        agent: Agent[Any, str] = Agent(ScriptedModel([Plan([Say(" ".join([WORD] * words))])]), toolsets=[tools])
         deltas = 0
-        async with agent.iter("go") as run:
+        async with agent.iter("go", message_history=history) as run:
             async for node in run:
                 if Agent.is_model_request_node(node):
                     async with node.stream(run.ctx) as stream:
                         async for _event in stream:
                             deltas += 1
+        history = run.all_messages()
         return deltas
 
     start = time.perf_counter()
     deltas = await one_turn(n)
     rate = deltas / (time.perf_counter() - start)
+    history = []
+    gc.collect()
     times = []
     for _ in range(turns):
         start = time.perf_counter()
@@ -232,6 +247,7 @@ async def punie_in_process(turns: int) -> float:
     agent.on_connect(SerializingConnection())
     with tempfile.TemporaryDirectory() as root:
         sid = (await agent.new_session(cwd=root)).session_id
+        gc.collect()
         times = []
         for _ in range(turns):
             start = time.perf_counter()
