@@ -122,51 +122,26 @@ class TurnRunner:
                     elif Agent.is_call_tools_node(node):
                         async with node.stream(run.ctx) as tool_stream:
                             async for tool_event in tool_stream:
-                                if isinstance(tool_event, FunctionToolCallEvent):
-                                    key = _call_key(tool_event.part)
-                                    await self._on_call(tool_event.part, session, emit)
-                                    if key in seen_calls:
-                                        await emit(
-                                            ToolFinished(
-                                                tool_event.tool_call_id,
-                                                ok=False,
-                                                raw_output="not run: identical to an earlier call this turn",
-                                            )
-                                        )
-                                        raise RepeatedToolCall(tool_event.part.tool_name)
-                                    seen_calls.add(key)
-                                elif isinstance(tool_event, FunctionToolResultEvent):
-                                    await self._on_result(tool_event, emit)
-                                    if self._changes_state(tool_event):
-                                        # After an edit or a command, running the same check
-                                        # again (tests, lint, diff) is progress, not a loop.
-                                        seen_calls.clear()
+                                await self._on_tool_event(tool_event, session, emit, seen_calls)
             except RepeatedToolCall as exc:
                 return await self._stopped(
-                    run.all_messages(),
-                    session,
                     emit,
                     "max_turn_requests",
                     f"Stopped: the model repeated the same `{exc}` call with the same arguments.",
                 )
             except UsageLimitExceeded as exc:
-                return await self._stopped(run.all_messages(), session, emit, "max_turn_requests", f"Stopped: {exc}.")
+                return await self._stopped(emit, "max_turn_requests", f"Stopped: {exc}.")
             except ActionDenied as exc:
                 if not exc.cancelled:
                     raise
                 # The user cancelled a permission prompt: the turn ends as cancelled (ACP).
-                session.history = consistent_history(run.all_messages())
                 return TurnEnded("cancelled", str(exc))
             except OutputTokenLimitExceeded as exc:
                 # The reply (often a tool call) was cut off by max_tokens: retrying hits it again.
-                return await self._stopped(
-                    run.all_messages(), session, emit, "max_tokens", f"Stopped: the reply hit the token limit ({exc})."
-                )
+                return await self._stopped(emit, "max_tokens", f"Stopped: the reply hit the token limit ({exc}).")
             except UnexpectedModelBehavior as exc:
                 log.warning("model misbehaved: %s", exc)
-                return await self._stopped(
-                    run.all_messages(), session, emit, "end_turn", f"Stopped: the model's output was unusable ({exc})."
-                )
+                return await self._stopped(emit, "end_turn", f"Stopped: the model's output was unusable ({exc}).")
             finally:
                 # Cancelled or not, the conversation so far stays in the session.
                 session.history = consistent_history(run.all_messages())
@@ -179,10 +154,7 @@ class TurnRunner:
             stop = "refusal"
         return TurnEnded(stop)
 
-    async def _stopped(
-        self, messages: list[ModelMessage], session: Session, emit: Emit, reason: StopReason, message: str
-    ) -> TurnEnded:
-        session.history = consistent_history(messages)
+    async def _stopped(self, emit: Emit, reason: StopReason, message: str) -> TurnEnded:
         await emit(TextDelta("\n\n" + message))
         return TurnEnded(reason, message)
 
@@ -216,6 +188,22 @@ class TurnRunner:
                 locations=tool.locate(args, session.workspace),
             )
         )
+
+    async def _on_tool_event(self, event: object, session: Session, emit: Emit, seen_calls: set[str]) -> None:
+        if isinstance(event, FunctionToolCallEvent):
+            key = _call_key(event.part)
+            await self._on_call(event.part, session, emit)
+            if key in seen_calls:
+                not_run = "not run: identical to an earlier call this turn"
+                await emit(ToolFinished(event.tool_call_id, ok=False, raw_output=not_run))
+                raise RepeatedToolCall(event.part.tool_name)
+            seen_calls.add(key)
+        elif isinstance(event, FunctionToolResultEvent):
+            await self._on_result(event, emit)
+            if self._changes_state(event):
+                # After an edit or a command, running the same check again (tests, lint, diff)
+                # is progress, not a loop.
+                seen_calls.clear()
 
     def _changes_state(self, event: FunctionToolResultEvent) -> bool:
         tool = self._tools.get(event.part.tool_name)
