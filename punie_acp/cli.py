@@ -27,6 +27,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-draft-tokens", type=int, dest="num_draft_tokens")
     parser.add_argument("--request-limit", type=int, dest="request_limit", help="model requests per prompt")
     parser.add_argument("--tool-calls-limit", type=int, dest="tool_calls_limit", help="tool calls per prompt")
+    parser.add_argument(
+        "--max-cached-sessions", type=int, dest="max_cached_sessions", help="sessions whose KV cache stays in memory"
+    )
+    parser.add_argument("--command-timeout", type=float, dest="command_timeout", help="default seconds per command")
     parser.add_argument("--mode", choices=["ask", "auto-edit", "read-only"])
     parser.add_argument("--log-file", dest="log_file", help="log file (default: ~/.local/state/punie/punie.log)")
     parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
