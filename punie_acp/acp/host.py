@@ -10,7 +10,6 @@ from acp import schema
 from punie_acp.acp.updates import wire_content
 from punie_acp.core.host import (
     HostCapabilities,
-    LocalHost,
     PermissionOutcome,
     PermissionRequest,
     Terminal,
@@ -108,7 +107,6 @@ class AcpEditorHost:
         self._conn = conn
         self._session_id = session_id
         self._capabilities = capabilities
-        self._local = LocalHost()
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -116,14 +114,13 @@ class AcpEditorHost:
 
     async def read_text_file(self, path: Path, line: int | None = None, limit: int | None = None) -> str:
         if not self._capabilities.read_text_file:
-            return await self._local.read_text_file(path, line, limit)
+            raise RuntimeError("the client did not advertise fs/read_text_file")
         resp = await self._conn.read_text_file(session_id=self._session_id, path=str(path), line=line, limit=limit)
         return resp.content
 
     async def write_text_file(self, path: Path, content: str) -> None:
         if not self._capabilities.write_text_file:
-            await self._local.write_text_file(path, content)
-            return
+            raise RuntimeError("the client did not advertise fs/write_text_file")
         await self._conn.write_text_file(session_id=self._session_id, path=str(path), content=content)
 
     async def request_permission(self, request: PermissionRequest) -> PermissionOutcome:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import anyio
-
 from punie_acp.core.events import ToolContent, ToolKind
 
 PermissionOutcome = Literal["allow_once", "allow_always", "reject_once", "reject_always", "cancelled"]
@@ -90,7 +88,7 @@ class EditorHost(Protocol):
 
 
 class LocalHost:
-    """No editor: files come from disk and permissions follow a fixed policy."""
+    """No editor: no buffers or terminals (tools use the disk and subprocesses), a fixed permission policy."""
 
     def __init__(self, policy: PermissionOutcome = "reject_once") -> None:
         self._policy: PermissionOutcome = policy
@@ -99,17 +97,13 @@ class LocalHost:
     def capabilities(self) -> HostCapabilities:
         return HostCapabilities()
 
+    # No editor buffers: tools read and write the disk themselves, through the race-safe
+    # `tools.safeio`, so these are never called (the capabilities say so).
     async def read_text_file(self, path: Path, line: int | None = None, limit: int | None = None) -> str:
-        text = await anyio.Path(path).read_text(encoding="utf-8")
-        if line is None and limit is None:
-            return text
-        lines = text.splitlines(keepends=True)
-        start = max((line or 1) - 1, 0)
-        end = None if limit is None else start + limit
-        return "".join(lines[start:end])
+        raise NotImplementedError("LocalHost has no editor buffers; tools read the disk through tools.safeio")
 
     async def write_text_file(self, path: Path, content: str) -> None:
-        await anyio.Path(path).write_text(content, encoding="utf-8")
+        raise NotImplementedError("LocalHost has no editor buffers; tools write the disk through tools.safeio")
 
     async def request_permission(self, request: PermissionRequest) -> PermissionOutcome:
         return self._policy
