@@ -9,7 +9,7 @@
 3. spawn → `initialize` answer while a large model loads, and the server's RSS at that moment;
 4. cancel latency mid-prefill and mid-decode (p50/p95), next to the time of one token / chunk.
 
-Models are fabricated (random or scripted float32 Qwen3, see punie_acp.models.mlx.fabricate) and
+Models are fabricated (random or scripted float32 Qwen3, see tests.support.fabricate) and
 kept in --workdir. mlx's CPU wheel ships reference BLAS; when Debian's libopenblas0-pthread is
 installed the script re-runs itself with it preloaded (fp32 matmuls ~70x faster), and every
 baseline, the mlx_lm.server subprocess included, runs with the same BLAS.
@@ -49,8 +49,8 @@ from pydantic_ai.usage import UsageLimits  # noqa: E402
 
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
-from punie_acp.models.mlx.fabricate import MID, ModelShape, Script, write_random_model, write_scripted_model  # noqa: E402
 from punie_acp.models.mlx.model import MlxModel  # noqa: E402
+from tests.support.fabricate import MID, ModelShape, Script, write_random_model, write_scripted_model  # noqa: E402
 
 SMALL = ModelShape(hidden_size=512, num_hidden_layers=4, intermediate_size=1536, num_attention_heads=8,
                    num_key_value_heads=4, head_dim=64, bpe_vocab=2048)  # fmt: skip

@@ -9,7 +9,7 @@ from punie_acp.config import Settings
 from punie_acp.core.events import Event, Location, ToolContent, ToolProgress
 from punie_acp.core.host import EditorHost
 from punie_acp.core.permissions import PermissionGate
-from punie_acp.tools.workspace import Workspace
+from punie_acp.workspace.root import Workspace
 
 Emit = Callable[[Event], Awaitable[None]]
 
@@ -33,6 +33,4 @@ class ToolContext:
         block: str | None = None,
     ) -> None:
         """Show progress of a running tool call in the editor (`block`: replace a live block, see ToolProgress)."""
-        await self.emit(
-            ToolProgress(call_id=call_id, content=content, locations=locations, title=title, block=block)
-        )
+        await self.emit(ToolProgress(call_id=call_id, content=content, locations=locations, title=title, block=block))

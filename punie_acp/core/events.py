@@ -106,6 +106,4 @@ class TurnEnded:
     message: str | None = None
 
 
-Event = (
-    TextDelta | ThoughtDelta | ToolStarted | ToolProgress | ToolFinished | PlanUpdated | UsageReported | TurnEnded
-)
+Event = TextDelta | ThoughtDelta | ToolStarted | ToolProgress | ToolFinished | PlanUpdated | UsageReported | TurnEnded

@@ -16,7 +16,7 @@ from punie_acp.config import Settings
 from punie_acp.core.host import EditorHost
 from punie_acp.core.modes import DEFAULT_MODE, MODES, Mode
 from punie_acp.core.permissions import PermissionGate
-from punie_acp.tools.workspace import Workspace
+from punie_acp.workspace.root import Workspace
 
 
 class SessionError(ValueError):

@@ -37,9 +37,9 @@ from punie_acp.core.events import (
 from punie_acp.core.permissions import ActionDenied
 from punie_acp.core.prompts import instructions
 from punie_acp.core.session import Session
+from punie_acp.core.tooling import AgentTool
+from punie_acp.core.toolset import build_toolset, by_name
 from punie_acp.models.base import ModelBackend
-from punie_acp.tools.registry import build_toolset, by_name
-from punie_acp.tools.spec import AgentTool
 
 log = logging.getLogger(__name__)
 

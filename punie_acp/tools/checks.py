@@ -13,7 +13,7 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import Location
 from punie_acp.tools.process import ProcessResult, run_process
 from punie_acp.tools.toolchain import Program, local_env
-from punie_acp.tools.workspace import PathRefused
+from punie_acp.workspace.root import PathRefused
 
 MAX_LISTED = 200  # diagnostics listed for the model
 MAX_LOCATIONS = 50  # locations shown to the editor

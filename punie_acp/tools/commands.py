@@ -20,9 +20,9 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import TerminalContent, TextContent
 from punie_acp.core.host import PermissionRequest, Terminal, TerminalExit, TerminalSpec
 from punie_acp.core.permissions import ActionDenied
+from punie_acp.core.tooling import AgentTool
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 from punie_acp.tools.process import KILL_GRACE, guarded, run_process
-from punie_acp.tools.spec import AgentTool
 from punie_acp.tools.toolchain import env_overrides, local_env
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import DiffContent, Location, ToolFinished
 from punie_acp.core.host import PermissionRequest
 from punie_acp.core.permissions import ActionDenied
+from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.errors import editor_read, editor_write, fails_softly
 from punie_acp.tools.files import resolve_or_fail
-from punie_acp.tools.safeio import looks_binary, make_parents, read_bytes, write_atomic
-from punie_acp.tools.spec import AgentTool, path_location
-from punie_acp.tools.workspace import PathRefused
+from punie_acp.workspace.root import PathRefused
+from punie_acp.workspace.safeio import looks_binary, make_parents, read_bytes, write_atomic
 
 MAX_EDIT_BYTES = 4 * 1024 * 1024
 
@@ -65,9 +65,7 @@ async def _apply(
     if call_id:
         await deps.report(call_id, content=(diff,), locations=(Location(target, line),))
     verb = "Create" if old is None else "Edit"
-    request = PermissionRequest(
-        call_id=call_id, title=f"{verb} {rel}", kind="edit", raw_input=args, content=(diff,)
-    )
+    request = PermissionRequest(call_id=call_id, title=f"{verb} {rel}", kind="edit", raw_input=args, content=(diff,))
     try:
         await deps.permissions.require("edit", request)
     except ActionDenied as exc:

@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.host import EditorHost
-from punie_acp.tools.workspace import PathRefused
+from punie_acp.workspace.root import PathRefused
 
 P = ParamSpec("P")
 T = TypeVar("T")

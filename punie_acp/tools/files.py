@@ -12,10 +12,10 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
+from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.errors import editor_read, fails_softly
-from punie_acp.tools.safeio import iter_lines, looks_binary, open_regular
-from punie_acp.tools.spec import AgentTool, path_location
-from punie_acp.tools.workspace import PathRefused, Workspace
+from punie_acp.workspace.root import PathRefused, Workspace
+from punie_acp.workspace.safeio import iter_lines, looks_binary, open_regular
 
 DEFAULT_LINE_LIMIT = 2000
 MAX_LINE_CHARS = 2000

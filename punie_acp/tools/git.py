@@ -20,10 +20,10 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
+from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.checks import plural, resolve_target, show_locations
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 from punie_acp.tools.process import ProcessResult, run_process
-from punie_acp.tools.spec import AgentTool, path_location
 
 GIT_TIMEOUT = 30.0
 CAPTURE_LIMIT = 4_000_000

@@ -17,6 +17,7 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
+from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.checks import (
     Diagnostic,
     checker_failed,
@@ -29,7 +30,6 @@ from punie_acp.tools.checks import (
     under_root,
 )
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
-from punie_acp.tools.spec import AgentTool, path_location
 from punie_acp.tools.toolchain import Program, find_program, project_venvs
 
 

@@ -11,7 +11,7 @@ from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import PlanEntry, PlanUpdated
-from punie_acp.tools.spec import AgentTool
+from punie_acp.core.tooling import AgentTool
 
 MAX_ENTRIES = 50
 

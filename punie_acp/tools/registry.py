@@ -1,16 +1,8 @@
-"""The tool set a session's agent gets, and the lookup of each tool's editor face."""
+"""The tools a session's agent gets by default."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
-from pydantic_ai import RunContext
-from pydantic_ai.toolsets import AbstractToolset, FunctionToolset, WrapperToolset
-from pydantic_ai.toolsets.abstract import ToolsetTool
-
-from punie_acp.core.context import ToolContext
-from punie_acp.core.events import ToolProgress
+from punie_acp.core.tooling import AgentTool
 from punie_acp.tools.commands import RUN_COMMAND
 from punie_acp.tools.edits import EDIT_FILE, WRITE_FILE
 from punie_acp.tools.files import LIST_FILES, READ_FILE
@@ -18,36 +10,10 @@ from punie_acp.tools.git import GIT_DIFF, GIT_LOG, GIT_STATUS
 from punie_acp.tools.lint import RUFF_CHECK, RUFF_FORMAT_DIFF, TY_CHECK
 from punie_acp.tools.plan import UPDATE_PLAN
 from punie_acp.tools.search import GREP
-from punie_acp.tools.spec import AgentTool
 from punie_acp.tools.testing import RUN_PYTEST
-
-# Bad arguments from a small local model are common; let it correct itself a few times.
-TOOL_RETRIES = 3
 
 
 def default_tools() -> list[AgentTool]:
     tools = [READ_FILE, LIST_FILES, GREP, WRITE_FILE, EDIT_FILE, UPDATE_PLAN]
     tools += [RUN_COMMAND, RUFF_CHECK, RUFF_FORMAT_DIFF, TY_CHECK, RUN_PYTEST, GIT_STATUS, GIT_DIFF, GIT_LOG]
     return tools
-
-
-class ReportingToolset(WrapperToolset[ToolContext]):
-    """Tells the editor the moment a tool's code starts (arguments valid, about to run)."""
-
-    async def call_tool(
-        self, name: str, tool_args: dict[str, Any], ctx: RunContext[ToolContext], tool: ToolsetTool[ToolContext]
-    ) -> Any:
-        if ctx.tool_call_id is not None:
-            await ctx.deps.emit(ToolProgress(call_id=ctx.tool_call_id, started=True))
-        return await self.wrapped.call_tool(name, tool_args, ctx, tool)
-
-
-def build_toolset(tools: Iterable[AgentTool]) -> AbstractToolset[ToolContext]:
-    toolset: FunctionToolset[ToolContext] = FunctionToolset(max_retries=TOOL_RETRIES)
-    for tool in tools:
-        toolset.add_function(tool.function, takes_ctx=True, name=tool.name)
-    return ReportingToolset(toolset)
-
-
-def by_name(tools: Iterable[AgentTool]) -> Mapping[str, AgentTool]:
-    return {tool.name: tool for tool in tools}

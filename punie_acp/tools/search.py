@@ -14,11 +14,11 @@ from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import Location
+from punie_acp.core.tooling import AgentTool
 from punie_acp.tools.errors import fails_softly
 from punie_acp.tools.files import BINARY_PROBE, matches, resolve_or_fail, under
-from punie_acp.tools.safeio import iter_lines, looks_binary, open_regular
-from punie_acp.tools.spec import AgentTool
-from punie_acp.tools.workspace import PathRefused
+from punie_acp.workspace.root import PathRefused
+from punie_acp.workspace.safeio import iter_lines, looks_binary, open_regular
 
 MAX_MATCHES = 200
 MAX_LOCATIONS = 50

@@ -24,10 +24,10 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import TextContent
 from punie_acp.core.host import PermissionRequest
 from punie_acp.core.permissions import ActionDenied
+from punie_acp.core.tooling import AgentTool
 from punie_acp.tools.checks import plural, resolve_target, show_locations
 from punie_acp.tools.commands import LIVE_BLOCK, clamp_timeout, fenced, short, with_status
 from punie_acp.tools.process import ProcessResult, run_process
-from punie_acp.tools.spec import AgentTool
 from punie_acp.tools.toolchain import find_pytest, local_env
 
 PLUGIN = Path(__file__).parent / "data" / "punie_pytest_report.py"

@@ -10,7 +10,7 @@ import pytest
 
 from punie_acp.config import Settings
 from punie_acp.models.mlx import MlxBackend
-from punie_acp.models.mlx.fabricate import TINY, TINY_MOE, Script, write_random_model, write_scripted_model
+from tests.support.fabricate import TINY, TINY_MOE, Script, write_random_model, write_scripted_model
 
 TOOL_CALL = '\n{"name": "read_file", "arguments": {"path": "notes.txt"}}\n'
 THINKING = "\nThe user wants notes.txt, so I will read it.\n"

@@ -23,7 +23,7 @@ from punie_acp.models.base import StatelessBackend
 from punie_acp.models.replay import Call, Plan, Say
 from punie_acp.models.scripted import ScriptedModel
 from punie_acp.tools.registry import default_tools
-from punie_acp.tools.workspace import Workspace
+from punie_acp.workspace.root import Workspace
 from tests.support.terminals import RecordingHost
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from punie_acp.tools.safeio import open_regular, read_bytes, write_atomic
-from punie_acp.tools.workspace import PathRefused, Workspace
+from punie_acp.workspace.root import PathRefused, Workspace
+from punie_acp.workspace.safeio import open_regular, read_bytes, write_atomic
 from tests.tools.turns import EditorDouble, call, new_session
 
 pytestmark = pytest.mark.anyio

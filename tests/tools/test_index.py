@@ -18,8 +18,8 @@ import pytest
 
 from punie_acp.config import Settings
 from punie_acp.core.session import SessionManager
-from punie_acp.tools.index import FileIndex
-from punie_acp.tools.listing import FileInfo
+from punie_acp.workspace.index import FileIndex
+from punie_acp.workspace.listing import FileInfo
 from tests.tools.turns import EditorDouble, call, new_session
 
 pytestmark = pytest.mark.anyio
@@ -71,9 +71,7 @@ async def test_directories_moved_in_and_removed(started: tuple[Any, FileIndex], 
     await settle(index, lambda f: not any(k.startswith("lib/") for k in f))
 
 
-async def test_ignored_files_stay_out_and_gitignore_edits_apply(
-    started: tuple[Any, FileIndex], tmp_path: Path
-) -> None:
+async def test_ignored_files_stay_out_and_gitignore_edits_apply(started: tuple[Any, FileIndex], tmp_path: Path) -> None:
     session, index = started
     (tmp_path / "debug.log").write_text("noise\n")
     (tmp_path / "sentinel.py").write_text("\n")  # written after: once it is in, the log was handled
@@ -128,7 +126,7 @@ async def test_without_a_watcher_the_index_rescans_each_use(tmp_path: Path, monk
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError(28, "inotify watch limit reached")
 
-    monkeypatch.setattr("punie_acp.tools.index.awatch", broken)
+    monkeypatch.setattr("punie_acp.workspace.index.awatch", broken)
     (tmp_path / "a.py").write_text("\n")
     session, _ = new_session(tmp_path)
     assert (await call(session, "list_files")).raw_output == "a.py"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from punie_acp.core.events import PlanUpdated
-from punie_acp.tools.listing import IgnoreRules
+from punie_acp.workspace.listing import IgnoreRules
 from tests.tools.turns import call, new_session, run_calls
 
 pytestmark = pytest.mark.anyio

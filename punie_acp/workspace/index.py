@@ -22,7 +22,7 @@ from typing import Literal
 import anyio
 from watchfiles import Change, awatch
 
-from punie_acp.tools.listing import ALWAYS_SKIPPED, IGNORE_FILE, FileInfo, IgnoreRules, file_info, walk_files
+from punie_acp.workspace.listing import ALWAYS_SKIPPED, IGNORE_FILE, FileInfo, IgnoreRules, file_info, walk_files
 
 log = logging.getLogger(__name__)
 

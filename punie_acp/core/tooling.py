@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from punie_acp.core.events import Location, ToolKind
-from punie_acp.tools.workspace import PathRefused, Workspace
+from punie_acp.workspace.root import PathRefused, Workspace
 
 
 def _no_locations(args: Mapping[str, Any], workspace: Workspace) -> tuple[Location, ...]:

@@ -8,7 +8,7 @@ resolved, symlink loops, and device files (character/block devices, FIFOs, socke
 are also refused inside version-control metadata (`.git/` in any letter case).
 
 The path it returns is absolute and symlink-free at the moment of the check. Local I/O then
-goes through `punie_acp.tools.safeio`, which walks that path again from the root with
+goes through `punie_acp.workspace.safeio`, which walks that path again from the root with
 `O_NOFOLLOW` on every component: a file or directory swapped for a symlink between check
 and use is refused instead of followed.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from punie_acp.tools.index import FileIndex
+    from punie_acp.workspace.index import FileIndex
 
 
 class PathRefused(ValueError):
@@ -105,18 +105,14 @@ class Workspace:
         if len(os.fsencode(real)) > MAX_PATH_BYTES:
             raise PathRefused(f"{raw[:80]!r}… is too long for a path")
         if not self.contains(real):
-            raise PathRefused(
-                f"{raw!r} is outside the project root {self.root}; only paths inside it can be used"
-            )
+            raise PathRefused(f"{raw!r} is outside the project root {self.root}; only paths inside it can be used")
         kind = self._existing_kind(real, raw)
         if kind is not None and not (stat.S_ISDIR(kind) or stat.S_ISREG(kind)):
             raise PathRefused(f"{raw!r} is a {_kind_name(kind)}, not a regular file; it cannot be used")
         if for_write:
             parts = real.relative_to(self.root).parts
             if any(part.casefold() in VCS_DIRS for part in parts):
-                raise PathRefused(
-                    f"{raw!r} is inside version-control metadata; the agent does not write there"
-                )
+                raise PathRefused(f"{raw!r} is inside version-control metadata; the agent does not write there")
         return real
 
     def _existing_kind(self, real: Path, raw: str) -> int | None:
@@ -148,7 +144,7 @@ class Workspace:
     def index(self) -> FileIndex:
         """The file index (names, sizes, mtimes), created on first use and kept fresh by a watcher."""
         if self._index is None:
-            from punie_acp.tools.index import FileIndex
+            from punie_acp.workspace.index import FileIndex
 
             self._index = FileIndex(self.root)
         return self._index

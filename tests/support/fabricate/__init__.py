@@ -23,8 +23,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from punie_acp.models.mlx.fabricate_templates import TEMPLATES
-from punie_acp.models.mlx.fabricate_weights import Script, scripted_weights
+from tests.support.fabricate.templates import TEMPLATES
+from tests.support.fabricate.weights import Script, scripted_weights
 
 __all__ = ["MID", "SCRIPTED", "TINY", "TINY_MOE", "ModelShape", "Script", "write_random_model", "write_scripted_model"]
 
