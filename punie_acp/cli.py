@@ -6,43 +6,74 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from punie_acp import __version__
 from punie_acp.config import load_settings
 from punie_acp.logsetup import configure_logging
+from punie_acp.settings import SPECS, Settings, Spec
+from punie_acp.settings.kinds import Choice, Switch
+
+_GROUPS = {
+    "model": "model",
+    "generation": "generation (per request; a project's [tool.punie] may set these)",
+    "limits": "limits",
+    "session": "session policy (a project may set mode, stricter only, and command-timeout)",
+    "logging": "logging",
+}
+
+
+def _flag_type(spec: Spec) -> Callable[[str], object]:
+    def parse(raw: str) -> object:
+        try:
+            return spec.kind.parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _default_text(name: str) -> str:
+    value = getattr(Settings(), name)
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        help="'test' (built-in deterministic model), 'script:FILE', an OpenAI-compatible URL "
-        "(http://host:port/v1[/name]), or an mlx model directory / repo id",
-    )
-    parser.add_argument("--max-tokens", type=int, dest="max_tokens")
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--top-p", type=float, dest="top_p")
-    parser.add_argument("--draft-model", dest="draft_model", help="mlx draft model for speculative decoding")
-    parser.add_argument("--num-draft-tokens", type=int, dest="num_draft_tokens")
-    parser.add_argument("--request-limit", type=int, dest="request_limit", help="model requests per prompt")
-    parser.add_argument("--tool-calls-limit", type=int, dest="tool_calls_limit", help="tool calls per prompt")
-    parser.add_argument(
-        "--max-cached-sessions", type=int, dest="max_cached_sessions", help="sessions whose KV cache stays in memory"
-    )
-    parser.add_argument("--command-timeout", type=float, dest="command_timeout", help="default seconds per command")
-    parser.add_argument("--mode", choices=["ask", "auto-edit", "read-only"])
-    parser.add_argument("--log-file", dest="log_file", help="log file (default: ~/.local/state/punie/punie.log)")
-    parser.add_argument("--log-level", dest="log_level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    """One flag per setting, with its help and default; absent flags stay None (not explicit)."""
+    groups = {key: parser.add_argument_group(title) for key, title in _GROUPS.items()}
+    for name, spec in SPECS.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = f"{spec.help} (default: {_default_text(name)}; env PUNIE_{name.upper()})".replace("%", "%%")
+        group = groups[spec.group]
+        if isinstance(spec.kind, Switch):
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            choices = spec.kind.options if isinstance(spec.kind, Choice) else None
+            metavar = "{" + ",".join(choices) + "}" if choices else name.upper()
+            group.add_argument(flag, dest=name, type=_flag_type(spec), metavar=metavar, help=help_text)
+
+
+_EPILOG = (
+    "Settings, strongest first: these flags, environment variables PUNIE_<NAME>, the project's "
+    "pyproject.toml [tool.punie] (generation and session policy only), the user file "
+    "$XDG_CONFIG_HOME/punie/config.toml (~/.config/punie/config.toml), the defaults shown."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="punie", description="A local coding agent for your editor (ACP).")
     parser.add_argument("--version", action="version", version=f"punie {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="speak the Agent Client Protocol on stdin/stdout (editors start this)")
+    serve = sub.add_parser(
+        "serve", help="speak the Agent Client Protocol on stdin/stdout (editors start this)", epilog=_EPILOG
+    )
     _common(serve)
-    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor")
+    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor", epilog=_EPILOG)
     _common(ask)
     ask.add_argument("prompt", help="what to ask")
     ask.add_argument("--cwd", default=os.getcwd(), help="project root (default: the current directory)")

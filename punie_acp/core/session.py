@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 from pydantic_ai.messages import ModelMessage
 
-from punie_acp.config import Settings
+from punie_acp.config import Settings, SettingsError
 from punie_acp.core.host import EditorHost
 from punie_acp.core.modes import DEFAULT_MODE, MODES, Mode
 from punie_acp.core.permissions import PermissionGate
@@ -87,13 +87,17 @@ class SessionManager:
 
     def create(self, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
         root = validate_root(cwd)
+        try:
+            settings = self._settings.for_project(root)
+        except SettingsError as exc:  # a bad [tool.punie]: session/new fails with the one line
+            raise SessionError(str(exc)) from None
         session_id = uuid.uuid4().hex
         session = Session(
             id=session_id,
             workspace=Workspace(root),
-            settings=self._settings.for_project(root),
+            settings=settings,
             host=host_for(session_id),
-            mode_id=self._settings.mode if self._settings.mode in MODES else DEFAULT_MODE,
+            mode_id=settings.mode if settings.mode in MODES else DEFAULT_MODE,
         )
         self._sessions[session.id] = session
         return session

@@ -23,6 +23,7 @@ from pydantic_ai.messages import (
     ToolCallPart,
 )
 
+from punie_acp.config import generation_settings
 from punie_acp.core.context import Emit, ToolContext
 from punie_acp.core.events import (
     StopReason,
@@ -111,6 +112,7 @@ class TurnRunner:
             deps=deps,
             model=self._backend.model_for(session.id),
             usage_limits=limits,
+            model_settings=generation_settings(session.settings),
         ) as run:
             try:
                 async for node in run:

@@ -6,12 +6,14 @@ name the server's default model is used.
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlsplit
 
 from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.profiles.openai import OpenAIModelProfile
 from pydantic_ai.providers.openai import OpenAIProvider
 
-from punie_acp.config import Settings
+from punie_acp.config import Settings, generation_settings
 from punie_acp.models.base import ModelBackend, StatelessBackend
 
 
@@ -30,4 +32,12 @@ def split_url(url: str) -> tuple[str, str]:
 def openai_backend(url: str, settings: Settings) -> ModelBackend:
     base, name = split_url(url)
     provider = OpenAIProvider(base_url=base, api_key="punie-local")
-    return StatelessBackend(OpenAIChatModel(name, provider=provider), f"{name} @ {base}")
+    # Every local OpenAI-compatible server reads `max_tokens`; not all read OpenAI's newer
+    # `max_completion_tokens`. The generation settings here are only the fallback: each request
+    # carries the session's (core/turn.py).
+    profile = cast(
+        OpenAIModelProfile,
+        {**(provider.model_profile(name) or {}), "openai_chat_supports_max_completion_tokens": False},
+    )
+    model = OpenAIChatModel(name, provider=provider, profile=profile, settings=generation_settings(settings))
+    return StatelessBackend(model, f"{name} @ {base}")

@@ -35,7 +35,7 @@ from pydantic_ai.profiles import ModelProfile
 from pydantic_ai.settings import ModelSettingName, ModelSettings
 from pydantic_ai.usage import RequestUsage
 
-from punie_acp.config import Settings
+from punie_acp.config import Settings, generation_settings
 from punie_acp.models.mlx.chat import chat_messages, render_prompt, tool_definitions
 from punie_acp.models.mlx.engine import Engine
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobEvent, JobHandle, Prompted, Sampling, Text
@@ -76,10 +76,11 @@ class MlxModel(Model):
     )
 
     def __init__(self, engine: Engine, session_id: str, settings: Settings, name: str) -> None:
-        super().__init__(profile=MLX_PROFILE)
+        # The backend's generation settings are only the fallback: PydanticAI merges each request's
+        # `model_settings` (the session's, see core/turn.py) over them in `prepare_request`.
+        super().__init__(settings=generation_settings(settings), profile=MLX_PROFILE)
         self._engine = engine
         self._session_id = session_id
-        self._punie_settings = settings
         self._name = name
 
     @property
@@ -126,13 +127,13 @@ class MlxModel(Model):
             handle.cancel()
 
     def _sampling(self, model_settings: ModelSettings | None) -> Sampling:
-        given: dict[str, Any] = dict(model_settings or {})
-        base = self._punie_settings
+        """Sampling for one request, from its merged `model_settings` (see `__init__`)."""
+        given: dict[str, Any] = {**(self.settings or {}), **(model_settings or {})}
         bias = given.get("logit_bias") or {}
         return Sampling(
-            max_tokens=int(given.get("max_tokens", base.max_tokens)),
-            temperature=float(given.get("temperature", base.temperature)),
-            top_p=float(given.get("top_p", base.top_p)),
+            max_tokens=int(given["max_tokens"]),
+            temperature=float(given["temperature"]),
+            top_p=float(given["top_p"]),
             top_k=int(given.get("top_k", 0)),
             seed=given.get("seed"),
             presence_penalty=given.get("presence_penalty"),

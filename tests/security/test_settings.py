@@ -1,0 +1,144 @@
+"""A hostile project's `[tool.punie]`: it may tighten the session, never loosen it or reach outside.
+
+In-process first (every class of bad file), then through the real `punie serve`: a bad table makes
+`session/new` fail with one line naming the file and key, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import acp
+import pytest
+
+from punie_acp.config import Settings, SettingsError
+from tests.security.hostile import SECRET, Outside
+from tests.support.acp_client import RecordingClient, punie_server
+
+
+def refusal(root: Path) -> str:
+    with pytest.raises(SettingsError) as caught:
+        Settings().for_project(root)
+    message = str(caught.value)
+    assert "\n" not in message and "\r" not in message, message
+    assert SECRET not in message
+    return message
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Outside:
+    return Outside(tmp_path / "outside")
+
+
+def test_symlink_out_of_the_root_is_not_followed(root: Path, outside: Outside) -> None:
+    elsewhere = outside.base / "pyproject.toml"
+    elsewhere.write_text(f"[tool.punie]\nmode = 'read-only'\n# {SECRET}\n")
+    (root / "pyproject.toml").symlink_to(elsewhere)
+    assert "outside the project root" in refusal(root)
+
+
+def test_symlink_to_a_secret_file_leaks_nothing(root: Path, outside: Outside) -> None:
+    (root / "pyproject.toml").symlink_to(outside.secret_file)
+    refusal(root)
+
+
+def test_symlink_inside_the_root_is_fine(root: Path) -> None:
+    (root / "config").mkdir()
+    (root / "config" / "pyproject.toml").write_text("[tool.punie]\nmax_tokens = 12\n")
+    (root / "pyproject.toml").symlink_to(root / "config" / "pyproject.toml")
+    assert Settings().for_project(root).max_tokens == 12
+
+
+@pytest.mark.timeout(30)
+def test_fifo_does_not_hang(root: Path) -> None:
+    os.mkfifo(root / "pyproject.toml")
+    assert "FIFO" in refusal(root)
+
+
+def test_device_is_refused(root: Path) -> None:
+    (root / "pyproject.toml").symlink_to("/dev/zero")
+    refusal(root)
+
+
+def test_directory_is_refused(root: Path) -> None:
+    (root / "pyproject.toml").mkdir()
+    refusal(root)
+
+
+def test_huge_file_is_refused_without_being_parsed(root: Path) -> None:
+    (root / "pyproject.toml").write_text("[tool.punie]\n" + "# padding\n" * 200_000)
+    assert "larger than" in refusal(root)
+
+
+def test_not_utf8(root: Path) -> None:
+    (root / "pyproject.toml").write_bytes(b"[tool.punie]\nmode = '\xff\xfe'\n")
+    refusal(root)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '"evil\\nkey" = 1',
+        '"' + "k" * 10_000 + '" = 1',
+        'mode = "' + "a" * 10_000 + '\\nauto-edit"',
+        "mode = { value = 'auto-edit' }",
+        "mode = ['read-only', 'auto-edit']",
+        "[tool.punie.nested]\nmode = 'auto-edit'",
+    ],
+)
+def test_hostile_keys_and_values_give_one_short_line(root: Path, line: str) -> None:
+    (root / "pyproject.toml").write_text(f"[tool.punie]\n{line}\n")
+    message = refusal(root)
+    assert len(message) < len(str(root)) + 400, message
+
+
+def test_cannot_grant_itself_trust_or_a_model(root: Path) -> None:
+    for line in ("project_tools = true", "project-tools = true", "model = 'http://attacker.example/v1'"):
+        (root / "pyproject.toml").write_text(f"[tool.punie]\n{line}\n")
+        assert "cannot be set by a project" in refusal(root)
+
+
+def test_cannot_lift_the_turn_limits(root: Path) -> None:
+    (root / "pyproject.toml").write_text("[tool.punie]\nrequest_limit = 100000\n")
+    assert "request_limit cannot be set by a project" in refusal(root)
+
+
+# Through the real server ------------------------------------------------------------------------
+
+
+async def _new_session_error(conn: acp.core.ClientSideConnection, cwd: Path) -> str:
+    with pytest.raises(acp.RequestError) as caught:
+        await conn.new_session(cwd=str(cwd), mcp_servers=[])
+    return str(caught.value.data or caught.value)
+
+
+@pytest.mark.anyio
+async def test_bad_table_fails_session_new_with_one_line_and_the_server_keeps_serving(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "pyproject.toml").write_text("[tool.punie]\ncommand_timeout = 'soon'\n")
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "pyproject.toml").write_text("[tool.punie]\nproject_tools = true\nmode = 'auto-edit'\n")
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "pyproject.toml").write_text("[tool.punie]\nmode = 'auto-edit'\n")
+    client = RecordingClient()
+    async with punie_server(client, "test", tmp_path / "logs") as (conn, _):
+        await conn.initialize(protocol_version=1)
+        bad_error = await _new_session_error(conn, bad)
+        evil_error = await _new_session_error(conn, evil)
+        session = await conn.new_session(cwd=str(good), mcp_servers=[])
+    assert "pyproject.toml [tool.punie]: command_timeout: expected a finite number > 0" in bad_error
+    assert "'soon'" in bad_error
+    assert "project_tools cannot be set by a project" in evil_error
+    # A project asking for auto-edit gets the user's default, ask.
+    assert session.modes is not None and session.modes.current_mode_id == "ask"
