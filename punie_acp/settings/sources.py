@@ -60,6 +60,8 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise SettingsError(f"{path}: nested too deeply to read") from None
 
 
 def read_user_file(path: Path) -> dict[str, Any]:

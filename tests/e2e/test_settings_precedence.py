@@ -86,25 +86,28 @@ async def test_issue_case_flag_timeout_beats_project_timeout(tmp_path: Path) -> 
     assert ok and "finished" in output, output
 
 
-async def _session_mode(root: Path, logs: Path, *args: str, env: dict[str, str] | None = None) -> str:
+async def _session_modes(roots: list[Path], logs: Path, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The mode each root's new session starts in, on one server."""
     client = RecordingClient()
+    modes: list[str] = []
     async with punie_server(client, "test", logs, *args, env=env) as (conn, _):
         await conn.initialize(protocol_version=1)
-        session = await conn.new_session(cwd=str(root), mcp_servers=[])
-    assert session.modes is not None
-    return str(session.modes.current_mode_id)
+        for root in roots:
+            session = await conn.new_session(cwd=str(root), mcp_servers=[])
+            assert session.modes is not None
+            modes.append(str(session.modes.current_mode_id))
+    return modes
 
 
 async def test_project_cannot_loosen_mode_but_may_tighten_it(tmp_path: Path) -> None:
     loose = write_project(tmp_path / "loose", "mode = 'auto-edit'")
     strict = write_project(tmp_path / "strict", "mode = 'read-only'")
     logs = tmp_path / "logs"
-    assert await _session_mode(loose, logs) == "ask"
-    assert await _session_mode(loose, logs, env={"PUNIE_MODE": "read-only"}) == "read-only"
-    assert await _session_mode(strict, logs) == "read-only"
-    assert await _session_mode(strict, logs, "--mode", "auto-edit") == "auto-edit"  # the user's flag wins
-    write_user_file(logs, "mode = 'auto-edit'\n")
-    assert await _session_mode(strict, logs) == "read-only"  # the user file is beneath the project
+    assert await _session_modes([loose, strict], logs) == ["ask", "read-only"]
+    assert await _session_modes([loose], logs, env={"PUNIE_MODE": "read-only"}) == ["read-only"]
+    assert await _session_modes([strict], logs, "--mode", "auto-edit") == ["auto-edit"]  # the user's flag wins
+    write_user_file(logs, "mode = 'auto-edit'\n")  # the user file is beneath the project
+    assert await _session_modes([strict, loose], logs) == ["read-only", "auto-edit"]
 
 
 async def test_project_model_key_is_rejected_with_a_clear_message(tmp_path: Path) -> None:

@@ -97,6 +97,12 @@ def test_hostile_keys_and_values_give_one_short_line(root: Path, line: str) -> N
     assert len(message) < len(str(root)) + 400, message
 
 
+@pytest.mark.parametrize("value", ["[" * 50_000 + "]" * 50_000, "{a = " * 20_000 + "1" + "}" * 20_000])
+def test_deep_nesting_is_refused_not_a_crash(root: Path, value: str) -> None:
+    (root / "pyproject.toml").write_text(f"[tool.other]\nx = {value}\n")
+    assert "nested too deeply" in refusal(root)
+
+
 def test_cannot_grant_itself_trust_or_a_model(root: Path) -> None:
     for line in ("project_tools = true", "project-tools = true", "model = 'http://attacker.example/v1'"):
         (root / "pyproject.toml").write_text(f"[tool.punie]\n{line}\n")

@@ -129,6 +129,8 @@ BAD_VALUES: list[tuple[str, str]] = [
     ("mode", "'yolo'"),
     ("mode", "'ASK'"),
     ("mode", "1"),
+    ("mode", "''"),
+    ("command_timeout", "1979-05-27T07:32:00Z"),  # TOML has datetimes
 ]
 
 
