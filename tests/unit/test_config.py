@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -229,3 +230,12 @@ def test_every_default_passes_its_own_check(name: str) -> None:
     default: Any = getattr(Settings(), name)
     if default is not None:
         assert SPECS[name].kind.check(default) == default
+
+
+def test_a_looser_project_mode_is_logged_not_silent(
+    user_file: Path, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project_table(root, "mode = 'auto-edit'")
+    with caplog.at_level(logging.WARNING, logger="punie_acp.settings"):
+        assert load_settings(environ={}).for_project(root).mode == "ask"
+    assert "asks for mode 'auto-edit'; keeping the user's stricter 'ask'" in caplog.text
