@@ -43,6 +43,8 @@ class Settings:
     # Workspace policy
     mode: str = "ask"
     command_timeout: float = 120.0
+    # Run the project's own ruff/ty from its .venv instead of punie's pinned ones (a user-level choice).
+    project_tools: bool = False
     # Longest JSON-RPC line accepted from the client (images in prompts can be large).
     max_message_bytes: int = 50 * 1024 * 1024
     log_file: str = field(default_factory=lambda: str(default_log_path()))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
+from punie_acp.config import Settings
 from tests.support.terminals import RecordingHost
 from tests.tools.command_harness import run_tool
 
@@ -114,18 +114,60 @@ async def test_ruff_format_diff_shows_changes_without_writing(pyproject: Path) -
     assert run.ok and "already formatted" in run.text
 
 
-async def test_projects_own_ruff_comes_first(pyproject: Path) -> None:
-    real = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    venv = pyproject / ".venv"
-    (venv / "bin").mkdir(parents=True)
+def _project_tool(root: Path, name: str, content: bytes) -> Path:
+    venv = root / ".venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    wrapper = venv / "bin" / "ruff"
-    wrapper.write_text(f'#!/bin/sh\ntouch "{pyproject}/used-project-ruff"\nexec "{real}" "$@"\n')
-    wrapper.chmod(0o755)
-    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    tool = venv / "bin" / name
+    tool.write_bytes(content)
+    tool.chmod(0o755)
+    return tool
+
+
+async def test_punies_pinned_ruff_runs_not_the_projects(pyproject: Path) -> None:
+    _project_tool(pyproject, "ruff", f'#!/bin/sh\ntouch "{pyproject}/used-project-ruff"\n'.encode())
+    for allowed in (False, True):  # a script is refused even when the user allows project tools
+        run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=Settings(project_tools=allowed))
+        assert run.ok, run.text
+        assert "(punie's ruff)" in run.text.splitlines()[0]
+    assert not (pyproject / "used-project-ruff").exists()
+
+
+async def test_project_tools_setting_runs_the_projects_native_ruff(pyproject: Path) -> None:
+    from ruff import find_ruff_bin  # type: ignore[import-untyped]
+
+    _project_tool(pyproject, "ruff", Path(find_ruff_bin()).read_bytes())
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=Settings(project_tools=True))
     assert run.ok, run.text
     assert "(project .venv)" in run.text.splitlines()[0]
-    assert (pyproject / "used-project-ruff").exists()
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    assert "(punie's ruff)" in run.text.splitlines()[0]
+
+
+async def test_ruff_keeps_the_projects_safe_settings(pyproject: Path) -> None:
+    (pyproject / "pyproject.toml").write_text(
+        '[tool.ruff]\nline-length = 20\nextend = "/nonexistent"\n[tool.ruff.lint]\nselect = ["E501"]\n'
+        '[tool.ruff.format]\nquote-style = "single"\n'
+    )
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg/calc.py"})
+    assert run.ok, run.text
+    assert "E501" in run.text and "F401" not in run.text  # select and line-length kept, extend dropped
+    run = await run_tool(pyproject, "ruff_format_diff", {"path": "ugly.py"})
+    assert "+x = {'a': 1}" in run.text
+
+
+async def test_ty_check_keeps_rule_severities_and_reads_the_roots_venv(pyproject: Path) -> None:
+    (pyproject / "ty.toml").write_text('[rules]\ninvalid-return-type = "ignore"\n')
+    site = pyproject / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site.mkdir(parents=True)
+    (pyproject / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "thirdparty.py").write_text("VALUE = 'from the venv'\n")
+    (pyproject / "use.py").write_text("import thirdparty\n\nreveal_type(thirdparty.VALUE)\n")
+    run = await run_tool(pyproject, "ty_check", {"path": "."})
+    assert run.ok, run.text
+    assert 'Literal["from the venv"]' in run.text
+    assert "calc.py:9" not in run.text  # the project's severity applied
+    assert ".venv" not in run.text  # the venv itself is not checked
 
 
 async def test_ty_check_reports_type_errors_at_file_line(pyproject: Path) -> None:

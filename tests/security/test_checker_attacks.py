@@ -1,0 +1,260 @@
+"""Attacks on the never-asking checkers (`ruff_check`, `ruff_format_diff`, `ty_check`) through `punie serve`.
+
+The checkers ask no permission in any mode, so whatever a hostile root can make them run, read or
+write is a bypass. Each attack prepares a root, has the scripted model call the checkers, and then
+asserts the common verdict (no marker outside, no secret shown, the server still serves), that no
+permission prompt appeared, and, where the checker should still work, that it did.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.security.hostile import SECRET, AttackResult, Outside, assert_contained, run_attack
+from tests.support.acp_client import RecordingClient
+
+pytestmark = pytest.mark.anyio
+
+# The secret as an identifier, for messages that quote names (`X` imported but unused).
+SECRET_NAME = SECRET.replace("-", "_")
+CHECKERS = ("ruff_check", "ruff_format_diff", "ty_check")
+PYVER = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _all_checkers(path: str = ".") -> list[tuple[str, dict[str, Any]]]:
+    return [(name, {"path": path}) for name in CHECKERS]
+
+
+def _root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "calc.py").write_text("import os\n\n\ndef name() -> str:\n    return 42\n")
+    return root.resolve()
+
+
+def _secret_module(outside: Outside, name: str = "secretmod.py") -> Path:
+    """A Python module outside the root whose content carries the secret (in every quotable form)."""
+    path = outside.base / name
+    path.write_text(f"import {SECRET_NAME}\nVALUE = '{SECRET}'\nx=[1,2]\n")
+    return path
+
+
+def _revealing(root: Path, module: str, name: str = "probe.py") -> None:
+    """A file in the root that makes ty print the value of a module's constant."""
+    (root / name).write_text(f"import {module}\n\nreveal_type({module}.VALUE)\n")
+
+
+def _verdict(result: AttackResult, outside: Outside) -> None:
+    assert_contained(result, outside)
+    assert SECRET_NAME not in result.shown, "a name from a file outside the root reached the editor"
+    assert result.client.permission_requests == [], "a never-asking checker asked (or something else ran)"
+
+
+def _finished_ok(result: AttackResult) -> list[bool]:
+    return [e.status == "completed" for e in result.finals()]
+
+
+def _outputs(result: AttackResult) -> str:
+    return json.dumps([e.model_dump(mode="json") for e in result.finals()])
+
+
+# --- Class 1: the project's own binaries ----------------------------------------------------------
+
+
+def _committed_tools(root: Path, outside: Outside, venv: str) -> None:
+    bindir = root / venv / "bin"
+    bindir.mkdir(parents=True)
+    (root / venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    for name in ("ruff", "ty", "python", "python3"):
+        tool = bindir / name
+        tool.write_text(f"#!/bin/sh\n{outside.payload()}\necho '[]'\n")
+        tool.chmod(0o755)
+
+
+@pytest.mark.parametrize("venv", [".venv", "venv"])
+@pytest.mark.parametrize("mode", ["read-only", "ask"])
+async def test_a_committed_venv_tool_never_runs(tmp_path: Path, venv: str, mode: str) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    _committed_tools(root, outside, venv)
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode=mode, client=RecordingClient("reject_once"))
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
+    assert "F401" in _outputs(result)  # punie's own ruff did the work
+
+
+async def test_a_tool_on_path_or_an_active_virtualenv_is_not_used(tmp_path: Path) -> None:
+    """PATH and $VIRTUAL_ENV can be shadowed by whatever started the editor; the pinned tools are used."""
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    shadow = tmp_path / "shadow"
+    _committed_tools(shadow, outside, "env")
+    import os
+
+    env = {
+        "PATH": f"{shadow / 'env' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(shadow / "env"),
+        "CONDA_PREFIX": str(shadow / "env"),
+    }
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only", env=env)
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
+
+
+async def test_an_edited_tool_wrapper_is_not_run_in_auto_edit_mode(tmp_path: Path) -> None:
+    """Auto-edit may rewrite `.venv/bin/ruff` (it keeps its execute bit); the checkers still never run it."""
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    for name in ("ruff", "ty"):
+        (root / ".venv" / "bin" / name).write_text("#!/bin/sh\nexit 0\n")
+        (root / ".venv" / "bin" / name).chmod(0o755)
+    wrapper = f"#!/bin/sh\n{outside.payload()}\necho '[]'\n"
+    steps = [
+        ("write_file", {"path": ".venv/bin/ruff", "content": wrapper}),
+        ("write_file", {"path": ".venv/bin/ty", "content": wrapper}),
+        *_all_checkers(),
+    ]
+    result = await run_attack(root, steps, tmp_path / "log", mode="auto-edit", client=RecordingClient("reject_once"))
+    assert (root / ".venv" / "bin" / "ruff").read_text() == wrapper  # the edit itself was allowed
+    _verdict(result, outside)
+
+
+# --- Class 2: the checkers' own configuration reaching outside ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config_file", "table"),
+    [("pyproject.toml", "[tool.ruff]"), ("ruff.toml", ""), (".ruff.toml", ""), ("pkg/pyproject.toml", "[tool.ruff]")],
+)
+async def test_ruff_config_cannot_extend_or_cache_outside(tmp_path: Path, config_file: str, table: str) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    (root / config_file).write_text(
+        f'{table}\nextend = "{outside.secret_file}"\ncache-dir = "{outside.marker}"\nsrc = ["{outside.base}"]\n'
+    )
+    result = await run_attack(root, _all_checkers("pkg"), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+    assert _finished_ok(result)[:2] == [True, True], _outputs(result)
+
+
+async def test_ruff_cache_dir_outside_is_not_created(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    (root / "pyproject.toml").write_text(f'[tool.ruff]\ncache-dir = "{outside.marker}"\nline-length = 100\n')
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
+
+
+async def test_ruff_env_variables_of_the_server_do_not_steer_it(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    env = {"RUFF_CACHE_DIR": str(outside.marker), "RUFF_OUTPUT_FILE": str(outside.marker), "RUFF_NO_CACHE": "false"}
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only", env=env)
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
+
+
+def _ty_configs(outside: Outside) -> list[tuple[str, str]]:
+    """(file, content) pairs that point ty's module search at the secret module outside."""
+    base = outside.base
+    typeshed = base / "typeshed"
+    (typeshed / "stdlib").mkdir(parents=True)
+    (typeshed / "stdlib" / "VERSIONS").write_text("secretmod: 3.0-\nbuiltins: 3.0-\n")
+    (typeshed / "stdlib" / "secretmod.pyi").write_text(f"VALUE: str = '{SECRET}'\n")
+    env = base / "env"
+    site = env / "lib" / PYVER / "site-packages"
+    site.mkdir(parents=True)
+    (site / "secretmod.py").write_text(f"VALUE = '{SECRET}'\n")
+    return [
+        ("pyproject.toml", f'[tool.ty.environment]\nextra-paths = ["{base}"]\n'),
+        ("ty.toml", f'[environment]\nextra-paths = ["{base}"]\n'),
+        ("ty.toml", f'[environment]\nroot = ["{base}"]\n'),
+        ("ty.toml", f'[environment]\npython = "{env}"\n'),
+        ("ty.toml", f'[environment]\ntypeshed = "{typeshed}"\n'),
+        ("pyproject.toml", f'[tool.ty.src]\nroot = "{base}"\n'),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+async def test_ty_config_cannot_resolve_modules_outside(tmp_path: Path, case: int) -> None:
+    outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    root = _root(tmp_path)
+    name, content = _ty_configs(outside)[case]
+    (root / name).write_text(content)
+    _revealing(root, "secretmod")
+    result = await run_attack(root, [("ty_check", {"path": "probe.py"})], tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+
+
+async def test_ty_ignores_a_project_venvs_pth_and_home_outside(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    root = _root(tmp_path)
+    site = root / ".venv" / "lib" / PYVER / "site-packages"
+    site.mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text(f"home = {outside.base}\ninclude-system-site-packages = true\n")
+    (site / "evil.pth").write_text(f"{outside.base}\n")
+    (site / "inside.py").write_text("VALUE = 'fine'\n")
+    _revealing(root, "secretmod")
+    _revealing(root, "inside", "probe2.py")
+    steps = [("ty_check", {"path": "probe.py"}), ("ty_check", {"path": "probe2.py"})]
+    env = {"VIRTUAL_ENV": str(outside.base / "env"), "CONDA_PREFIX": str(outside.base / "env")}
+    result = await run_attack(root, steps, tmp_path / "log", mode="read-only", env=env)
+    _verdict(result, outside)
+    assert 'Literal[\\"fine\\"]' in _outputs(result) or 'Literal["fine"]' in _outputs(result), _outputs(result)
+
+
+# --- Class 3: links leaving the root --------------------------------------------------------------
+
+
+async def test_a_committed_file_link_outside_is_not_followed(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    target = _secret_module(outside)
+    root = _root(tmp_path)
+    (root / "cfg.py").symlink_to(target)
+    (root / "pkg" / "cfg2.py").symlink_to(target)
+    _revealing(root, "cfg")
+    steps = [*_all_checkers(), ("ruff_check", {"path": "pkg"}), ("ruff_format_diff", {"path": "pkg"})]
+    result = await run_attack(root, steps, tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+
+
+async def test_a_committed_directory_link_outside_is_not_followed(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    lib = outside.base / "lib"
+    lib.mkdir()
+    (lib / "__init__.py").write_text("")
+    (lib / "secretmod.py").write_text(f"import {SECRET_NAME}\nVALUE = '{SECRET}'\nx=[1,2]\n")
+    root = _root(tmp_path)
+    (root / "linked").symlink_to(lib, target_is_directory=True)
+    (root / "probe.py").write_text("import linked.secretmod\n\nreveal_type(linked.secretmod.VALUE)\n")
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+
+
+# --- Class 4: option injection through names ------------------------------------------------------
+
+
+async def test_file_names_that_look_like_options_stay_file_names(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    for name in ("--output-file=written.py", "--fix.py", "-e.py", "--isolated.py"):
+        (root / name).write_text("x=[1,2]\n")
+    # Read as an option, this name would load the file itself as ruff's configuration.
+    (root / "--config=evil.toml.py").write_text(f'extend = "{outside.secret_file}"\n')
+    steps = [*_all_checkers(), ("ruff_check", {"path": "--fix.py"}), ("ty_check", {"path": "-e.py"})]
+    result = await run_attack(root, steps, tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True] * 5, _outputs(result)
+    assert (root / "--fix.py").read_text() == "x=[1,2]\n"
+    assert not (root / "written.py").exists()
