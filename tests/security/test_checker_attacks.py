@@ -9,10 +9,13 @@ permission prompt appeared, and, where the checker should still work, that it di
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import mypy
 import pytest
 
 from tests.security.hostile import SECRET, AttackResult, Outside, assert_contained, run_attack
@@ -95,8 +98,6 @@ async def test_a_tool_on_path_or_an_active_virtualenv_is_not_used(tmp_path: Path
     root = _root(tmp_path)
     shadow = tmp_path / "shadow"
     _committed_tools(shadow, outside, "env")
-    import os
-
     env = {
         "PATH": f"{shadow / 'env' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(shadow / "env"),
@@ -167,20 +168,25 @@ def _ty_configs(outside: Outside) -> list[tuple[str, str]]:
     """(file, content) pairs that point ty's module search at the secret module outside."""
     base = outside.base
     typeshed = base / "typeshed"
-    (typeshed / "stdlib").mkdir(parents=True)
-    (typeshed / "stdlib" / "VERSIONS").write_text("secretmod: 3.0-\nbuiltins: 3.0-\n")
-    (typeshed / "stdlib" / "secretmod.pyi").write_text(f"VALUE: str = '{SECRET}'\n")
+    shutil.copytree(Path(mypy.__file__).parent / "typeshed", typeshed)  # a complete typeshed to replace ty's
+    with (typeshed / "stdlib" / "VERSIONS").open("a") as versions:
+        versions.write("secretmod: 3.0-\n")
+    (typeshed / "stdlib" / "secretmod.pyi").write_text(f"from typing import Final\nVALUE: Final = '{SECRET}'\n")
     env = base / "env"
     site = env / "lib" / PYVER / "site-packages"
     site.mkdir(parents=True)
     (site / "secretmod.py").write_text(f"VALUE = '{SECRET}'\n")
+    (env / "bin").mkdir()
+    python = env / "bin" / "python"
+    python.write_text(f"#!/bin/sh\n{outside.payload()}\n")  # ty must not run it either
+    python.chmod(0o755)
     return [
         ("pyproject.toml", f'[tool.ty.environment]\nextra-paths = ["{base}"]\n'),
         ("ty.toml", f'[environment]\nextra-paths = ["{base}"]\n'),
         ("ty.toml", f'[environment]\nroot = ["{base}"]\n'),
         ("ty.toml", f'[environment]\npython = "{env}"\n'),
         ("ty.toml", f'[environment]\ntypeshed = "{typeshed}"\n'),
-        ("pyproject.toml", f'[tool.ty.src]\nroot = "{base}"\n'),
+        ("pyproject.toml", f'[tool.ty.environment]\npython = "{python}"\n'),
     ]
 
 
@@ -258,3 +264,20 @@ async def test_file_names_that_look_like_options_stay_file_names(tmp_path: Path)
     assert _finished_ok(result) == [True] * 5, _outputs(result)
     assert (root / "--fix.py").read_text() == "x=[1,2]\n"
     assert not (root / "written.py").exists()
+
+
+async def test_config_files_linked_outside_are_not_read(tmp_path: Path) -> None:
+    """A committed pyproject.toml / ruff.toml / ty.toml that links to a file outside is not followed."""
+    outside = Outside(tmp_path / "outside")
+    hostile = outside.base / "hostile.toml"
+    hostile.write_text(
+        f'line-length = "{SECRET}"\n[tool.ruff]\nline-length = "{SECRET}"\n'
+        f'[tool.ty.rules]\n"{SECRET.lower()}" = "error"\n[rules]\n"{SECRET.lower()}" = "error"\n'
+    )
+    root = _root(tmp_path)
+    for name in ("pyproject.toml", "ruff.toml", "ty.toml"):
+        (root / name).symlink_to(hostile)
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+    assert SECRET.lower() not in result.shown
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
