@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,11 @@ def _origin(venv: Path, root: Path) -> str:
         return f"virtualenv {venv}"
 
 
-# First bytes of a native executable. A text edit cannot make one, so with `project_tools` on, an
-# edit to `.venv/bin/ruff` still cannot change what the never-asking checkers run.
+# With `project_tools` on, the project's binary must be a native executable (not a script that
+# runs something else) that no one changed since punie started: an edit (even in auto-edit mode,
+# which keeps the execute bit, and even one that writes a native program as text) replaces the
+# file and so renews its ctime, which no one can set back.
+STARTED_NS = time.time_ns()
 _NATIVE_MAGIC = (b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"MZ")
 
 
@@ -80,7 +84,7 @@ def pinned_program(name: str) -> Program | None:
 
 
 def project_program(name: str, root: Path) -> Program | None:
-    """The project's own `.venv/bin/NAME` (or `venv/`), only a native binary inside the root, no links."""
+    """The project's `.venv/bin/NAME` (or `venv/`): a native binary in the root, no links, unchanged since start."""
     for venv in VENV_DIRS:
         exe = root / venv / _BIN / name
         try:
@@ -92,7 +96,7 @@ def project_program(name: str, root: Path) -> Program | None:
                 head = handle.read(4)
         except OSError:
             continue
-        if head.startswith(_NATIVE_MAGIC):
+        if head.startswith(_NATIVE_MAGIC) and info.st_ctime_ns < STARTED_NS:
             return Program((str(exe),), f"project {venv}")
     return None
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
+import struct
 import sys
 from pathlib import Path
 from typing import Any
@@ -281,3 +283,47 @@ async def test_config_files_linked_outside_are_not_read(tmp_path: Path) -> None:
     _verdict(result, outside)
     assert SECRET.lower() not in result.shown
     assert _finished_ok(result) == [True, True, True], _outputs(result)
+
+
+def _text_elf(marker: bytes) -> bytes:
+    """A working x86-64 Linux program, made only of bytes below 0x80 (so a text edit can write it),
+    that creates the file `marker` (relative to its working directory) and exits 0."""
+    base, entry, path_off = 0x400000, 0x78, 0x100  # every offset's low byte stays below 0x80
+    assert len(marker) < 0x7F
+    code = b"\x6a\x02\x58" + b"\x68" + struct.pack("<I", base + path_off) + b"\x5f"  # rax=open, rdi=marker
+    code += b"\x6a\x41\x5e" + b"\x6a\x24\x5a" + b"\x0f\x05"  # rsi=O_WRONLY|O_CREAT, rdx=0o44, syscall
+    code += b"\x6a\x3c\x58" + b"\x6a\x00\x5f" + b"\x0f\x05"  # exit(0)
+    size = path_off + 0x7F
+    header = b"\x7fELF\x02\x01\x01" + b"\x00" * 9
+    header += struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, base + entry, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    header += struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    data = ((header + code).ljust(path_off, b"\x00") + marker).ljust(size, b"\x00")
+    assert max(data) < 0x80
+    return data
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64", reason="the hand-made program is x86-64 Linux"
+)
+async def test_with_project_tools_allowed_an_edit_still_cannot_change_what_runs(tmp_path: Path) -> None:
+    """The user allowed the project's tools; auto-edit turns a committed text `.venv/bin/ruff` (execute bit
+    kept) into a native program; the checkers must not run it."""
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tool = root / ".venv" / "bin" / "ruff"
+    tool.write_text("#!/bin/sh\nexit 0\n")
+    tool.chmod(0o755)
+    program = _text_elf(os.path.relpath(outside.marker, root).encode())
+    steps = [
+        ("ruff_check", {"path": "pkg"}),
+        ("write_file", {"path": ".venv/bin/ruff", "content": program.decode("ascii")}),
+        ("ruff_check", {"path": "pkg/calc.py"}),
+        ("ruff_format_diff", {"path": "pkg"}),
+    ]
+    result = await run_attack(root, steps, tmp_path / "log", mode="auto-edit", env={"PUNIE_PROJECT_TOOLS": "1"})
+    outputs = [str(e.raw_output) for e in result.finals()]
+    assert tool.read_bytes() == program and os.access(tool, os.X_OK), outputs  # edited, still executable
+    _verdict(result, outside)
+    assert all("(punie's ruff)" in outputs[i] for i in (0, 2, 3)), outputs

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from punie_acp.config import Settings
+from punie_acp.tools import toolchain
 from tests.support.terminals import RecordingHost
 from tests.tools.command_harness import run_tool
 
@@ -133,11 +134,19 @@ async def test_punies_pinned_ruff_runs_not_the_projects(pyproject: Path) -> None
     assert not (pyproject / "used-project-ruff").exists()
 
 
-async def test_project_tools_setting_runs_the_projects_native_ruff(pyproject: Path) -> None:
+async def test_project_tools_setting_runs_the_projects_native_ruff(
+    pyproject: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ruff import find_ruff_bin  # type: ignore[import-untyped]
 
-    _project_tool(pyproject, "ruff", Path(find_ruff_bin()).read_bytes())
-    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=Settings(project_tools=True))
+    allowed = Settings(project_tools=True)
+    tool = _project_tool(pyproject, "ruff", Path(find_ruff_bin()).read_bytes())
+    # Written after punie started (as an edit would be): not run, even though it is native.
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=allowed)
+    assert run.ok and "(punie's ruff)" in run.text.splitlines()[0], run.text
+    # As if it had been there before punie started (a project's own installed ruff).
+    monkeypatch.setattr(toolchain, "STARTED_NS", tool.stat().st_ctime_ns + 1)
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=allowed)
     assert run.ok, run.text
     assert "(project .venv)" in run.text.splitlines()[0]
     run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
