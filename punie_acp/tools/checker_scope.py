@@ -8,7 +8,6 @@ ty, refuses to run while a link that module resolution could reach leaves the ro
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 from pathlib import Path
@@ -19,8 +18,7 @@ PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")
 MAX_FILES = 10_000  # argv stays far below the system's limit
 # Trees that are environments or vendored packages, never the project's own code.
 SKIPPED_TREES = frozenset({".venv", "venv", ".tox", ".nox", "node_modules", "__pypackages__", ".direnv", ".eggs"})
-# A directory a Python import can descend into (packages, namespace packages, stub packages).
-_IMPORTABLE_DIR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:-stubs)?$")
+MAX_SCANNED = 300_000  # directory entries looked at for links before ty may run
 _MODULE_SUFFIXES = (".py", ".pyi")
 
 
@@ -52,26 +50,50 @@ def _inside(root: Path, path: Path) -> bool:
     return real == root or root in real.parents
 
 
+def _importable_dir(name: str) -> bool:
+    """A directory an import can descend into (any non-ASCII name counts, to be safe with normalisation)."""
+    if name in ALWAYS_SKIPPED:
+        return False
+    return not name.isascii() or name.removesuffix("-stubs").isidentifier()
+
+
 def escaping_links(root: Path, search_root: Path) -> list[Path]:
-    """Links under `search_root` that an import could reach and that lead outside `root`."""
+    """Links under `search_root` that an import could reach and that lead outside `root`.
+
+    A link that stays inside the root is followed to where it points (an import would go there
+    too, even into a directory no import could name). Raises TooManyFiles past MAX_SCANNED entries.
+    """
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(search_root, followlinks=False):
-        current = Path(dirpath)
-        keep = []
-        for name in dirnames:
-            path = current / name
-            if name in ALWAYS_SKIPPED or not _IMPORTABLE_DIR.match(name):
-                continue
-            if os.path.islink(path):
-                if not _inside(root, path):
+    pending = [search_root]
+    visited: set[str] = set()
+    scanned = 0
+    while pending:
+        start = pending.pop()
+        real = os.path.realpath(start)
+        if real in visited:
+            continue
+        visited.add(real)
+        for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
+            current = Path(dirpath)
+            scanned += len(dirnames) + len(filenames)
+            if scanned > MAX_SCANNED:
+                raise TooManyFiles(f"more than {MAX_SCANNED} entries to verify for links leaving the root")
+            keep = []
+            for name in dirnames:
+                path = current / name
+                if not _importable_dir(name):
+                    continue
+                if not os.path.islink(path):
+                    keep.append(name)
+                elif _inside(root, path):
+                    pending.append(path)
+                else:
                     found.append(path)
-                continue  # not entered (os.walk would not); its target is checked where it lies
-            keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            path = current / name
-            if name.endswith(_MODULE_SUFFIXES) and os.path.islink(path) and not _inside(root, path):
-                found.append(path)
+            dirnames[:] = keep
+            for name in filenames:
+                path = current / name
+                if name.endswith(_MODULE_SUFFIXES) and os.path.islink(path) and not _inside(root, path):
+                    found.append(path)
     return found
 
 

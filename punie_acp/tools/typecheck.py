@@ -22,7 +22,7 @@ from pydantic_ai.exceptions import ToolFailed
 from punie_acp.core.context import ToolContext
 from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.checker_config import project_ty_settings, to_toml
-from punie_acp.tools.checker_scope import escaping_links, project_site_packages, python_version_dir
+from punie_acp.tools.checker_scope import TooManyFiles, escaping_links, project_site_packages, python_version_dir
 from punie_acp.tools.checks import (
     Diagnostic,
     checker_failed,
@@ -88,7 +88,10 @@ def _prepare(root: Path, scratch: Path) -> list[Path]:
 async def _run_ty(deps: ToolContext, ty: Program, files: list[Path]) -> ProcessResult:
     root = deps.workspace.root
     async with scratch_dir() as scratch:
-        links = await anyio.to_thread.run_sync(_prepare, root, scratch)
+        try:
+            links = await anyio.to_thread.run_sync(_prepare, root, scratch)
+        except TooManyFiles as exc:
+            raise ToolFailed(f"ty check refused: {exc}") from exc
         if links:
             shown = ", ".join(deps.workspace.relative(link) for link in links[:5])
             raise ToolFailed(

@@ -327,3 +327,17 @@ async def test_with_project_tools_allowed_an_edit_still_cannot_change_what_runs(
     assert tool.read_bytes() == program and os.access(tool, os.X_OK), outputs  # edited, still executable
     _verdict(result, outside)
     assert all("(punie's ruff)" in outputs[i] for i in (0, 2, 3)), outputs
+
+
+async def test_a_link_inside_the_root_that_leads_to_a_link_outside_is_not_followed(tmp_path: Path) -> None:
+    """`pkg/alias` → `.hidden/real` (inside, a directory no import could name) whose `secretmod.py` leaves."""
+    outside = Outside(tmp_path / "outside")
+    target = _secret_module(outside)
+    root = _root(tmp_path)
+    hidden = root / ".hidden" / "real"
+    hidden.mkdir(parents=True)
+    (hidden / "secretmod.py").symlink_to(target)
+    (root / "pkg" / "alias").symlink_to(hidden, target_is_directory=True)
+    (root / "probe.py").write_text("import pkg.alias.secretmod\n\nreveal_type(pkg.alias.secretmod.VALUE)\n")
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)

@@ -148,3 +148,15 @@ def test_diff_sections_split_per_file() -> None:
         ("a.py", "--- a.py\n+++ a.py\n@@ -1 +1 @@\n-x\n+y\n"),
         ("/else/b.py", "--- /else/b.py\n+++ /else/b.py\n@@ -1 +1 @@\n-p\n+q\n"),
     ]
+
+
+def test_links_are_followed_inside_the_root_to_find_the_ones_leaving_it(tmp_path: Path) -> None:
+    root, outside = _tree(tmp_path)
+    hidden = root / ".hidden" / "real"
+    hidden.mkdir(parents=True)
+    (hidden / "secret.py").symlink_to(outside / "mod.py")
+    (root / "pkg" / "alias").symlink_to(hidden, target_is_directory=True)  # `import pkg.alias.secret`
+    (root / "é").symlink_to(outside / "lib", target_is_directory=True)  # non-ASCII names import too
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    found = set(escaping_links(root, root))
+    assert {root / "pkg" / "alias" / "secret.py", root / "é", root / "linked", root / "pkg" / "out.py"} == found
