@@ -25,6 +25,7 @@ RUFF_FILES = (".ruff.toml", "ruff.toml", "pyproject.toml")  # ruff's own precede
 Check = Callable[[Any], bool]
 
 _RULE = re.compile(r"^(?:ALL|[A-Z]{1,5}[0-9]{0,4})$")
+_REQUIRES = re.compile(r">=\s*(3\.[0-9]{1,2})")
 _SHORT = re.compile(r"^[^\x00-\x1f\x7f]{0,500}$")  # one printable line
 
 
@@ -125,17 +126,28 @@ def read_toml(root: Path, path: Path) -> dict[str, Any] | None:
 
 def project_ruff_settings(root: Path) -> dict[str, Any]:
     """The safe part of the root's ruff configuration (the file ruff itself would pick there)."""
+    pyproject = read_toml(root, root / "pyproject.toml") or {}
+    settings: dict[str, Any] = {}
     for name in RUFF_FILES:
-        data = read_toml(root, root / name)
-        if data is None:
-            continue
+        data = pyproject if name == "pyproject.toml" else read_toml(root, root / name)
         if name == "pyproject.toml":
-            tool = data.get("tool")
+            tool = pyproject.get("tool")
             data = tool.get("ruff") if isinstance(tool, dict) else None
-            if not isinstance(data, dict):
-                continue
-        return safe_ruff_settings(data)
-    return {}
+        if isinstance(data, dict):
+            settings = safe_ruff_settings(data)
+            break
+    version = requires_python(pyproject)
+    if "target-version" not in settings and version:
+        settings["target-version"] = "py" + version.replace(".", "")  # what ruff infers beside its config
+    return settings
+
+
+def requires_python(pyproject: Mapping[str, Any]) -> str | None:
+    """The lowest `3.X` of `project.requires-python`, when it says `>=3.X`."""
+    project = pyproject.get("project")
+    requires = project.get("requires-python") if isinstance(project, dict) else None
+    found = _REQUIRES.search(requires) if isinstance(requires, str) else None
+    return found.group(1) if found else None
 
 
 def safe_ruff_settings(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,7 +172,6 @@ def safe_ruff_settings(data: Mapping[str, Any]) -> dict[str, Any]:
 _TY_RULE = re.compile(r"^(?:all|[a-z][a-z0-9-]{0,80})$")
 _TY_SEVERITY = frozenset({"ignore", "warn", "error"})
 _PY_VERSION = re.compile(r"^3\.[0-9]{1,2}$")
-_REQUIRES = re.compile(r">=\s*(3\.[0-9]{1,2})")
 
 
 def project_ty_settings(root: Path) -> dict[str, Any]:
@@ -181,10 +192,7 @@ def project_ty_settings(root: Path) -> dict[str, Any]:
     env = env if isinstance(env, dict) else {}
     version = env.get("python-version")
     if not (isinstance(version, str) and _PY_VERSION.match(version)):
-        project = pyproject.get("project")
-        requires = project.get("requires-python") if isinstance(project, dict) else None
-        found = _REQUIRES.search(requires) if isinstance(requires, str) else None
-        version = found.group(1) if found else None
+        version = requires_python(pyproject)
     platform = env.get("python-platform")
     environment: dict[str, Any] = {}
     if version:

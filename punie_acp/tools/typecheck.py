@@ -11,6 +11,7 @@ to execute or search), and only while no link reachable by an import leaves the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,14 @@ def _ty_gitlab(deps: ToolContext, items: list[Mapping[str, Any]]) -> list[Diagno
     return out
 
 
+def _utf8(path: Path) -> bool:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _prepare(root: Path, scratch: Path) -> list[Path]:
     """Write ty's project (config and empty Python prefix) into `scratch`; the links that forbid a run."""
     site = project_site_packages(root)
@@ -113,7 +122,7 @@ async def ty_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
     deps = ctx.deps
     target = resolve_target(deps, path)
     ty = program("ty", deps)
-    files = await chosen_files(deps, target)
+    files = [f for f in await chosen_files(deps, target) if _utf8(f)]  # ty takes no other argument
     if not files:
         return summary("ty check", deps, target, ty, "no Python files to check")
     result = await _run_ty(deps, ty, files)

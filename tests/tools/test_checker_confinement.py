@@ -75,7 +75,7 @@ def test_project_settings_come_from_regular_files_in_the_root_only(tmp_path: Pat
     (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.10"\n[tool.ruff]\nline-length = 70\n')
     (root / "ruff.toml").write_text("line-length = 90\n")  # ruff.toml wins over pyproject.toml, as in ruff
     (root / "ty.toml").write_text('[rules]\npossibly-unresolved-reference = "warn"\nBAD = "error"\nx = "fatal"\n')
-    assert project_ruff_settings(root) == {"line-length": 90}
+    assert project_ruff_settings(root) == {"line-length": 90, "target-version": "py310"}
     assert project_ty_settings(root) == {
         "rules": {"possibly-unresolved-reference": "warn"},
         "environment": {"python-version": "3.10"},

@@ -276,3 +276,16 @@ async def test_pytest_runs_with_the_projects_python(testproject: Path) -> None:
     assert "(project .venv)" in run.text.splitlines()[0]
     assert (testproject / "used-project-python").exists()
     assert os.environ.get("PUNIE_PYTEST_REPORT") is None
+
+
+async def test_checkers_take_odd_file_names(pyproject: Path) -> None:
+    """Names with a newline, a leading dash, spaces or bytes that are not UTF-8 reach the checkers intact."""
+    names = ["-dash.py", "with space.py", "new\nline.py", os.fsdecode(b"bad\xff.py")]
+    for name in names:
+        (pyproject / "odd").mkdir(exist_ok=True)
+        (pyproject / "odd" / name).write_text("import os\n")
+    for tool in ("ruff_check", "ty_check", "ruff_format_diff"):
+        run = await run_tool(pyproject, tool, {"path": "odd"})
+        assert run.ok, run.text
+    run = await run_tool(pyproject, "ruff_check", {"path": "odd"})
+    assert "4 problems in 4 files" in run.text.splitlines()[0], run.text
