@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,21 @@ def _utf8(path: Path) -> bool:
     return True
 
 
-def _prepare(root: Path, scratch: Path) -> list[Path]:
-    """Write ty's project (config and empty Python prefix) into `scratch`; the links that forbid a run."""
+@dataclass(frozen=True)
+class _Setup:
+    links: list[Path]  # links an import could follow out of the root: no run
+    note: str  # what the result should mention ("" when nothing)
+
+
+def _prepare(root: Path, scratch: Path) -> _Setup:
+    """Write ty's project (config and empty Python prefix) into `scratch`; what stands in the way."""
+    links = escaping_links(root, root)
     site = project_site_packages(root)
-    search_roots = [root] + ([site] if site else [])
-    links = [link for base in search_roots for link in escaping_links(root, base)]
+    note = ""
+    if site is not None and escaping_links(root, site):
+        # e.g. uv's symlink link mode: third-party imports stay unresolved rather than read outside.
+        venv = site.relative_to(root).parts[0]
+        site, note = None, f"; {venv} was not searched: its site-packages links outside the root"
     settings = project_ty_settings(root)
     environment = settings.setdefault("environment", {})
     first_party = [root] + ([root / "src"] if (root / "src").is_dir() and not (root / "src").is_symlink() else [])
@@ -91,26 +102,28 @@ def _prepare(root: Path, scratch: Path) -> list[Path]:
     # An empty sys.prefix: ty searches its (empty) site-packages and runs no interpreter.
     (scratch / "prefix" / "lib" / python_version_dir(site) / "site-packages").mkdir(parents=True)
     (scratch / "project").mkdir()
-    return links
+    return _Setup(links, note)
 
 
-async def _run_ty(deps: ToolContext, ty: Program, files: list[Path]) -> ProcessResult:
+async def _run_ty(deps: ToolContext, ty: Program, files: list[Path]) -> tuple[ProcessResult, str]:
     root = deps.workspace.root
     async with scratch_dir() as scratch:
         try:
-            links = await anyio.to_thread.run_sync(_prepare, root, scratch)
+            setup = await anyio.to_thread.run_sync(_prepare, root, scratch)
         except TooManyFiles as exc:
             raise ToolFailed(f"ty check refused: {exc}") from exc
-        if links:
-            shown = ", ".join(deps.workspace.relative(link) for link in links[:5])
+        if setup.links:
+            shown = ", ".join(deps.workspace.relative(link) for link in setup.links[:5])
+            what = "is a link" if len(setup.links) == 1 else "are links"
             raise ToolFailed(
-                f"ty check refused: {shown} link{'s' if len(links) > 1 else ''} outside the project root, and ty "
-                "would follow it when resolving imports; remove the link (or check with ruff only)"
+                f"ty check refused: {shown} {what} leading outside the project root, which ty would follow "
+                "when resolving imports; remove the link (ruff_check still works)"
             )
         args = ["check", "--output-format", "gitlab", "--no-progress", "--color", "never"]
         args += ["--config-file", str(scratch / "ty.toml"), "--project", str(scratch / "project")]
         args += ["--python", str(scratch / "prefix"), "--", *map(str, files)]
-        return await run_checker(deps, ty, args, "ty", cwd=scratch / "project", scratch=scratch)
+        result = await run_checker(deps, ty, args, "ty", cwd=scratch / "project", scratch=scratch)
+        return result, setup.note
 
 
 async def ty_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
@@ -125,15 +138,15 @@ async def ty_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
     files = [f for f in await chosen_files(deps, target) if _utf8(f)]  # ty takes no other argument
     if not files:
         return summary("ty check", deps, target, ty, "no Python files to check")
-    result = await _run_ty(deps, ty, files)
+    result, note = await _run_ty(deps, ty, files)
     if result.exit_code not in (0, 1):
         raise checker_failed("ty check", result)
     diagnostics = inside(deps, _ty_gitlab(deps, parse_json(result.output or "[]", "ty")))
     await show_locations(deps, ctx.tool_call_id, [(d.path, d.line) for d in diagnostics])
     if not diagnostics:
-        return summary("ty check", deps, target, ty, "no diagnostics")
+        return summary("ty check", deps, target, ty, "no diagnostics" + note)
     errors = sum(1 for d in diagnostics if d.severity == "error")
-    head = f"{plural(errors, 'error')}, {plural(len(diagnostics) - errors, 'other diagnostic')}"
+    head = f"{plural(errors, 'error')}, {plural(len(diagnostics) - errors, 'other diagnostic')}{note}"
     return summary("ty check", deps, target, ty, head) + "\n" + format_diagnostics(deps, diagnostics)
 
 

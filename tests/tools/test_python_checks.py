@@ -289,3 +289,32 @@ async def test_checkers_take_odd_file_names(pyproject: Path) -> None:
         assert run.ok, run.text
     run = await run_tool(pyproject, "ruff_check", {"path": "odd"})
     assert "4 problems in 4 files" in run.text.splitlines()[0], run.text
+
+
+async def test_ty_check_skips_a_venv_whose_packages_link_outside(pyproject: Path, tmp_path: Path) -> None:
+    """uv's symlink link mode: site-packages entries point into a cache outside; ty runs without them."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "thirdparty.py").write_text("VALUE = 'from the cache'\n")
+    site = pyproject / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site.mkdir(parents=True)
+    (pyproject / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "thirdparty.py").symlink_to(cache / "thirdparty.py")
+    (pyproject / "use.py").write_text("import thirdparty\n\nreveal_type(thirdparty.VALUE)\n")
+    run = await run_tool(pyproject, "ty_check", {"path": "use.py"})
+    assert run.ok, run.text
+    assert "; .venv was not searched: its site-packages links outside the root" in run.text.splitlines()[0]
+    assert "from the cache" not in run.text and "import-not-found" in run.text
+
+
+async def test_ty_check_refuses_while_an_import_could_leave_the_root(pyproject: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.py").write_text("VALUE = 1\n")
+    (pyproject / "pkg" / "linked.py").symlink_to(tmp_path / "elsewhere.py")
+    run = await run_tool(pyproject, "ty_check", {"path": "pkg/calc.py"})
+    assert not run.ok
+    assert run.text == (
+        "ty check refused: pkg/linked.py is a link leading outside the project root, which ty would follow "
+        "when resolving imports; remove the link (ruff_check still works)"
+    )
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    assert run.ok and "linked.py" not in run.text
