@@ -157,10 +157,21 @@ async def test_ruff_cache_dir_outside_is_not_created(tmp_path: Path) -> None:
     assert _finished_ok(result) == [True, True, True], _outputs(result)
 
 
-async def test_ruff_env_variables_of_the_server_do_not_steer_it(tmp_path: Path) -> None:
+async def test_checker_env_variables_of_the_server_do_not_steer_them(tmp_path: Path) -> None:
+    """RUFF_* / TY_* / PYTHONPATH in the environment punie was started with are not passed on."""
     outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    ty_config = outside.base / "ty.toml"
+    ty_config.write_text(f'[environment]\nextra-paths = ["{outside.base}"]\n')
     root = _root(tmp_path)
-    env = {"RUFF_CACHE_DIR": str(outside.marker), "RUFF_OUTPUT_FILE": str(outside.marker), "RUFF_NO_CACHE": "false"}
+    _revealing(root, "secretmod")
+    env = {
+        "RUFF_CACHE_DIR": str(outside.marker),
+        "RUFF_OUTPUT_FILE": str(outside.marker),
+        "RUFF_NO_CACHE": "false",
+        "TY_CONFIG_FILE": str(ty_config),
+        "PYTHONPATH": str(outside.base),
+    }
     result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only", env=env)
     _verdict(result, outside)
     assert _finished_ok(result) == [True, True, True], _outputs(result)
