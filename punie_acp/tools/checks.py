@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from pydantic_ai.exceptions import ToolFailed
 
+from punie_acp.config import read_project_table
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import Location
 from punie_acp.tools.checker_scope import TooManyFiles, python_files
@@ -126,8 +127,18 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def program(name: str, deps: ToolContext) -> Program:
-    found = checker_program(name, deps.workspace.root, project_tools=deps.settings.project_tools)
+def _repository_asks_for_project_tools(root: Path) -> bool:
+    """Whether the root's own `[tool.punie]` names `project_tools` (only the user may turn it on)."""
+    return any(key.replace("-", "_") == "project_tools" for key in read_project_table(root))
+
+
+async def program(name: str, deps: ToolContext) -> Program:
+    root = deps.workspace.root
+    # A backstop: settings layering keeps this user-level, but a repository that sets it is never obeyed.
+    allowed = deps.settings.project_tools and not await anyio.to_thread.run_sync(
+        _repository_asks_for_project_tools, root
+    )
+    found = await anyio.to_thread.run_sync(lambda: checker_program(name, root, project_tools=allowed))
     if found is None:
         raise ToolFailed(f"punie's own {name} is missing from its installation; reinstall punie")
     return found

@@ -63,7 +63,7 @@ async def ruff_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
     """
     deps = ctx.deps
     target = resolve_target(deps, path)
-    ruff = program("ruff", deps)
+    ruff = await program("ruff", deps)
     files = await chosen_files(deps, target)
     if not files:
         return summary("ruff check", deps, target, ruff, "no Python files to check")
@@ -137,7 +137,7 @@ async def ruff_format_diff(ctx: RunContext[ToolContext], path: str = ".") -> str
     """
     deps = ctx.deps
     target = resolve_target(deps, path)
-    ruff = program("ruff", deps)
+    ruff = await program("ruff", deps)
     files = await chosen_files(deps, target)
     if not files:
         return summary("ruff format", deps, target, ruff, "no Python files to check")

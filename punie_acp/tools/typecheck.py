@@ -134,7 +134,7 @@ async def ty_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
     """
     deps = ctx.deps
     target = resolve_target(deps, path)
-    ty = program("ty", deps)
+    ty = await program("ty", deps)
     files = [f for f in await chosen_files(deps, target) if _utf8(f)]  # ty takes no other argument
     if not files:
         return summary("ty check", deps, target, ty, "no Python files to check")

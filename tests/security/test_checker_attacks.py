@@ -352,3 +352,22 @@ async def test_a_link_inside_the_root_that_leads_to_a_link_outside_is_not_follow
     (root / "probe.py").write_text("import pkg.alias.secretmod\n\nreveal_type(pkg.alias.secretmod.VALUE)\n")
     result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
     _verdict(result, outside)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64", reason="the hand-made program is x86-64 Linux"
+)
+async def test_a_repository_cannot_turn_on_project_tools(tmp_path: Path) -> None:
+    """`[tool.punie] project_tools = true` plus a committed native `.venv/bin/ruff` and `ty`: neither runs."""
+    outside = Outside(tmp_path / "outside")
+    root = _root(tmp_path)
+    (root / "pyproject.toml").write_text("[tool.punie]\nproject_tools = true\nproject-tools = true\n")
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    for name in ("ruff", "ty"):
+        tool = root / ".venv" / "bin" / name
+        tool.write_bytes(_text_elf(os.path.relpath(outside.marker, root).encode()))
+        tool.chmod(0o755)
+    result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
+    _verdict(result, outside)
+    assert _finished_ok(result) == [True, True, True], _outputs(result)
