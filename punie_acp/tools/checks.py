@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import Location
+from punie_acp.tools.checker_scope import TooManyFiles, python_files
 from punie_acp.tools.process import ProcessResult, run_process
-from punie_acp.tools.toolchain import Program, local_env
+from punie_acp.tools.toolchain import Program, checker_env, checker_program
 from punie_acp.workspace.root import PathRefused
 
 MAX_LISTED = 200  # diagnostics listed for the model
@@ -39,17 +46,35 @@ def resolve_target(deps: ToolContext, path: str | None) -> Path:
 
 
 def under_root(deps: ToolContext, raw: str) -> Path:
-    """A path a checker printed (relative to the root, or absolute)."""
+    """A path a checker printed (relative to the root, or absolute), normalised."""
     path = Path(raw)
-    return path if path.is_absolute() else deps.workspace.root / path
+    return Path(os.path.normpath(path if path.is_absolute() else deps.workspace.root / path))
 
 
-async def run_checker(deps: ToolContext, program: Program, args: Sequence[str], name: str) -> ProcessResult:
+def inside(deps: ToolContext, diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """Only diagnostics about files in the root (a checker has no business elsewhere)."""
+    return [d for d in diagnostics if deps.workspace.contains(d.path)]
+
+
+@asynccontextmanager
+async def scratch_dir() -> AsyncIterator[Path]:
+    """A punie-owned temp dir for a checker's config (and as its HOME); removed afterwards."""
+    path = Path(await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="punie-check-")))
+    try:
+        yield path
+    finally:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(path, ignore_errors=True))
+
+
+async def run_checker(
+    deps: ToolContext, program: Program, args: Sequence[str], name: str, *, cwd: Path, scratch: Path
+) -> ProcessResult:
+    """Run a checker with punie's minimal environment; `args` already end with `--` and the files."""
     try:
         return await run_process(
             [*program.argv, *args],
-            cwd=deps.workspace.root,
-            env=local_env(deps.workspace.root),
+            cwd=cwd,
+            env=checker_env(scratch),
             time_limit=deps.settings.command_timeout,
             merge_stderr=False,
             head=CAPTURE_LIMIT,
@@ -99,3 +124,40 @@ async def show_locations(deps: ToolContext, call_id: str | None, paths: Sequence
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+async def program(name: str, deps: ToolContext) -> Program:
+    root = deps.workspace.root
+    # `project_tools` is user-level only: the settings refuse it in a project's `[tool.punie]`.
+    allowed = deps.settings.project_tools
+    found = await anyio.to_thread.run_sync(lambda: checker_program(name, root, project_tools=allowed))
+    if found is None:
+        raise ToolFailed(f"punie's own {name} is missing from its installation; reinstall punie")
+    return found
+
+
+def parse_json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolFailed(f"{name} printed output that is not the expected JSON ({exc}); try a narrower path") from exc
+
+
+def summary(what: str, deps: ToolContext, target: Path, program: Program, findings: str) -> str:
+    return f"{what} {deps.workspace.relative(target)} ({program.origin}): {findings}"
+
+
+async def chosen_files(deps: ToolContext, target: Path) -> list[Path]:
+    """The files the checker is given (never a link out of the root); a one-line error when too many."""
+    try:
+        return await anyio.to_thread.run_sync(python_files, deps.workspace.root, target)
+    except TooManyFiles as exc:
+        raise ToolFailed(str(exc)) from exc
+
+
+def title(verb: str) -> Any:
+    def title(args: Mapping[str, Any]) -> str:
+        value = args.get("path")
+        return f"{verb} {value}" if isinstance(value, str) and value not in ("", ".") else verb
+
+    return title

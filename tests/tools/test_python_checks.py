@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
+from punie_acp.config import Settings
+from punie_acp.tools import toolchain
 from tests.support.terminals import RecordingHost
 from tests.tools.command_harness import run_tool
 
@@ -114,18 +115,68 @@ async def test_ruff_format_diff_shows_changes_without_writing(pyproject: Path) -
     assert run.ok and "already formatted" in run.text
 
 
-async def test_projects_own_ruff_comes_first(pyproject: Path) -> None:
-    real = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    venv = pyproject / ".venv"
-    (venv / "bin").mkdir(parents=True)
+def _project_tool(root: Path, name: str, content: bytes) -> Path:
+    venv = root / ".venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    wrapper = venv / "bin" / "ruff"
-    wrapper.write_text(f'#!/bin/sh\ntouch "{pyproject}/used-project-ruff"\nexec "{real}" "$@"\n')
-    wrapper.chmod(0o755)
-    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    tool = venv / "bin" / name
+    tool.write_bytes(content)
+    tool.chmod(0o755)
+    return tool
+
+
+async def test_punies_pinned_ruff_runs_not_the_projects(pyproject: Path) -> None:
+    _project_tool(pyproject, "ruff", f'#!/bin/sh\ntouch "{pyproject}/used-project-ruff"\n'.encode())
+    for allowed in (False, True):  # a script is refused even when the user allows project tools
+        run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=Settings(project_tools=allowed))
+        assert run.ok, run.text
+        assert "(punie's ruff)" in run.text.splitlines()[0]
+    assert not (pyproject / "used-project-ruff").exists()
+
+
+async def test_project_tools_setting_runs_the_projects_native_ruff(
+    pyproject: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ruff import find_ruff_bin  # type: ignore[import-untyped]
+
+    allowed = Settings(project_tools=True)
+    tool = _project_tool(pyproject, "ruff", Path(find_ruff_bin()).read_bytes())
+    # Written after punie started (as an edit would be): not run, even though it is native.
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=allowed)
+    assert run.ok and "(punie's ruff)" in run.text.splitlines()[0], run.text
+    # As if it had been there before punie started (a project's own installed ruff).
+    monkeypatch.setattr(toolchain, "STARTED_NS", tool.stat().st_ctime_ns + 1)
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"}, settings=allowed)
     assert run.ok, run.text
     assert "(project .venv)" in run.text.splitlines()[0]
-    assert (pyproject / "used-project-ruff").exists()
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    assert "(punie's ruff)" in run.text.splitlines()[0]
+
+
+async def test_ruff_keeps_the_projects_safe_settings(pyproject: Path) -> None:
+    (pyproject / "pyproject.toml").write_text(
+        '[tool.ruff]\nline-length = 20\nextend = "/nonexistent"\n[tool.ruff.lint]\nselect = ["E501"]\n'
+        '[tool.ruff.format]\nquote-style = "single"\n'
+    )
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg/calc.py"})
+    assert run.ok, run.text
+    assert "E501" in run.text and "F401" not in run.text  # select and line-length kept, extend dropped
+    run = await run_tool(pyproject, "ruff_format_diff", {"path": "ugly.py"})
+    assert "+x = {'a': 1}" in run.text
+
+
+async def test_ty_check_keeps_rule_severities_and_reads_the_roots_venv(pyproject: Path) -> None:
+    (pyproject / "ty.toml").write_text('[rules]\ninvalid-return-type = "ignore"\n')
+    site = pyproject / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site.mkdir(parents=True)
+    (pyproject / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "thirdparty.py").write_text("VALUE = 'from the venv'\n")
+    (pyproject / "use.py").write_text("import thirdparty\n\nreveal_type(thirdparty.VALUE)\n")
+    run = await run_tool(pyproject, "ty_check", {"path": "."})
+    assert run.ok, run.text
+    assert 'Literal["from the venv"]' in run.text
+    assert "calc.py:9" not in run.text  # the project's severity applied
+    assert ".venv" not in run.text  # the venv itself is not checked
 
 
 async def test_ty_check_reports_type_errors_at_file_line(pyproject: Path) -> None:
@@ -225,3 +276,45 @@ async def test_pytest_runs_with_the_projects_python(testproject: Path) -> None:
     assert "(project .venv)" in run.text.splitlines()[0]
     assert (testproject / "used-project-python").exists()
     assert os.environ.get("PUNIE_PYTEST_REPORT") is None
+
+
+async def test_checkers_take_odd_file_names(pyproject: Path) -> None:
+    """Names with a newline, a leading dash, spaces or bytes that are not UTF-8 reach the checkers intact."""
+    names = ["-dash.py", "with space.py", "new\nline.py", os.fsdecode(b"bad\xff.py")]
+    for name in names:
+        (pyproject / "odd").mkdir(exist_ok=True)
+        (pyproject / "odd" / name).write_text("import os\n")
+    for tool in ("ruff_check", "ty_check", "ruff_format_diff"):
+        run = await run_tool(pyproject, tool, {"path": "odd"})
+        assert run.ok, run.text
+    run = await run_tool(pyproject, "ruff_check", {"path": "odd"})
+    assert "4 problems in 4 files" in run.text.splitlines()[0], run.text
+
+
+async def test_ty_check_skips_a_venv_whose_packages_link_outside(pyproject: Path, tmp_path: Path) -> None:
+    """uv's symlink link mode: site-packages entries point into a cache outside; ty runs without them."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "thirdparty.py").write_text("VALUE = 'from the cache'\n")
+    site = pyproject / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site.mkdir(parents=True)
+    (pyproject / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "thirdparty.py").symlink_to(cache / "thirdparty.py")
+    (pyproject / "use.py").write_text("import thirdparty\n\nreveal_type(thirdparty.VALUE)\n")
+    run = await run_tool(pyproject, "ty_check", {"path": "use.py"})
+    assert run.ok, run.text
+    assert "; .venv was not searched: its site-packages links outside the root" in run.text.splitlines()[0]
+    assert "from the cache" not in run.text and "import-not-found" in run.text
+
+
+async def test_ty_check_refuses_while_an_import_could_leave_the_root(pyproject: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.py").write_text("VALUE = 1\n")
+    (pyproject / "pkg" / "linked.py").symlink_to(tmp_path / "elsewhere.py")
+    run = await run_tool(pyproject, "ty_check", {"path": "pkg/calc.py"})
+    assert not run.ok
+    assert run.text == (
+        "ty check refused: pkg/linked.py is a link leading outside the project root, which ty would follow "
+        "when resolving imports; remove the link (ruff_check still works)"
+    )
+    run = await run_tool(pyproject, "ruff_check", {"path": "pkg"})
+    assert run.ok and "linked.py" not in run.text
