@@ -40,6 +40,8 @@ class Settings:
     tool_calls_limit: int = 100
     # Per-session KV caches kept in memory (least recently used evicted first).
     max_cached_sessions: int = 4
+    # Sessions open at once; opening one more closes the least recently used idle one.
+    max_open_sessions: int = 32
     # Workspace policy
     mode: str = "ask"
     command_timeout: float = 120.0
