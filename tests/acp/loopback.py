@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import acp
 import anyio
 from acp.core import AgentSideConnection, ClientSideConnection
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -97,8 +98,10 @@ async def loopback(
     core = CoreService(backend or demo(), settings, default_tools())
     agent = PunieAgent(core)
     agent_end, client_end = transport_pair()
-    agent_conn = AgentSideConnection(agent, agent_end, use_unstable_protocol=True)
-    conn = ClientSideConnection(client, client_end, use_unstable_protocol=True)
+    # Both are partial implementations of the SDK's protocols (the router answers
+    # method-not-found for the rest), as in `acp/server.py`.
+    agent_conn = AgentSideConnection(cast(acp.Agent, agent), agent_end, use_unstable_protocol=True)
+    conn = ClientSideConnection(cast(acp.Client, client), client_end, use_unstable_protocol=True)
     try:
         yield Loopback(conn, client, core, agent_end)
     finally:
