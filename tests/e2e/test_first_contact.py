@@ -195,8 +195,9 @@ def test_serve_in_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
         line = proc.stderr.readline().decode()
         assert "waits for an editor" in line and "punie ask" in line
     finally:
-        os.write(leader, b"\x04")  # end of input at the terminal
-        os.close(leader)
+        # The hint is all this checks; how a terminal session ends (^D, a closed window) is not.
+        proc.terminate()
         proc.wait(timeout=60)
+        os.close(leader)
     assert proc.stdout.read() == b""  # stdout is the protocol channel: nothing else goes there
     assert "Traceback" not in proc.stderr.read().decode()
