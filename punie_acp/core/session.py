@@ -49,7 +49,7 @@ class Session:
 
     def set_mode(self, mode_id: str) -> None:
         if mode_id not in MODES:
-            raise BadRequest(f"unknown mode {mode_id!r}; choose one of {', '.join(MODES)}")
+            raise BadRequest(f"unknown mode {quoted(mode_id)}; choose one of {', '.join(MODES)}")
         self.mode_id = mode_id
 
     @property
@@ -124,7 +124,7 @@ class SessionManager:
                 f"session {session_id} was closed to make room (at most {self.max_open} sessions stay open); "
                 "start a new session"
             )
-        raise SessionNotFound(f"unknown session {session_id!r}: it was never opened or is closed")
+        raise SessionNotFound(f"unknown session {quoted(session_id)}: it was never opened or is closed")
 
     def find(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
@@ -164,6 +164,11 @@ class SessionManager:
                 self._evicted.popitem(last=False)
 
 
+def quoted(value: str, limit: int = 200) -> str:
+    """A client-supplied value as shown in an error message: quoted, and short however long it was."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
 def validate_root(cwd: str) -> Path:
     if not cwd:
         raise BadRequest("cwd is required: the absolute path of the project to work in")
@@ -171,15 +176,15 @@ def validate_root(cwd: str) -> Path:
         raise BadRequest("cwd must be an absolute path; this one contains a NUL character")
     path = Path(cwd)
     if not path.is_absolute():
-        raise BadRequest(f"cwd must be an absolute path, got {cwd!r}")
+        raise BadRequest(f"cwd must be an absolute path, got {quoted(cwd)}")
     try:
         exists, is_dir = path.exists(), path.is_dir()
     except OSError as exc:  # too long, a loop of symlinks, …
-        raise BadRequest(f"cwd {cwd!r} cannot be used: {exc.strerror or exc}") from None
+        raise BadRequest(f"cwd {quoted(cwd)} cannot be used: {exc.strerror or exc}") from None
     if not exists:
-        raise BadRequest(f"cwd {cwd!r} does not exist")
+        raise BadRequest(f"cwd {quoted(cwd)} does not exist")
     if not is_dir:
-        raise BadRequest(f"cwd {cwd!r} is not a directory")
+        raise BadRequest(f"cwd {quoted(cwd)} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
-        raise BadRequest(f"cwd {cwd!r} is not readable")
+        raise BadRequest(f"cwd {quoted(cwd)} is not readable")
     return path

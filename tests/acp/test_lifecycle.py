@@ -173,3 +173,21 @@ async def test_a_client_gone_mid_turn_ends_the_turn_and_keeps_the_conversation(
     # A client going away is expected: a cancelled turn, not an unexpected failure.
     assert not [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
     assert any("stopped taking updates" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_client_gone_during_a_permission_prompt_writes_nothing(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    edit = {"call": "write_file", "args": {"path": "new.txt", "content": "x"}}
+    client = StallingClient()
+    async with loopback(scripted([[edit], [{"say": "done"}]]), client=client) as lb:
+        sid = await lb.start_session(project)
+        session = lb.core.session(sid)
+        turn = asyncio.create_task(lb.conn.prompt(session_id=sid, prompt=text_prompt("write")))
+        await asyncio.wait_for(client.asked.wait(), 30)
+        await lb.conn.close()
+        await _until(lambda: not session.busy, "the turn ended")
+        with pytest.raises(ConnectionError):
+            await turn
+    assert not (project / "new.txt").exists()
+    assert not [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]

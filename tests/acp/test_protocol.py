@@ -49,7 +49,10 @@ async def test_path_outside_root_is_a_failed_tool_call(project: Path) -> None:
         assert again.stop_reason == "end_turn"
 
 
-@pytest.mark.parametrize("cwd", ["relative/dir", "/definitely/not/here", "FILE", "", "/tmp/\x00nul"])
+LONG_PATH = "/" + "a" * 5000  # longer than any file name may be
+
+
+@pytest.mark.parametrize("cwd", ["relative/dir", "/definitely/not/here", "FILE", "", "/tmp/\x00nul", LONG_PATH])
 async def test_invalid_cwd_is_invalid_params_with_a_clear_message(project: Path, cwd: str) -> None:
     if cwd == "FILE":
         cwd = str(project / "hello.py")
@@ -58,9 +61,11 @@ async def test_invalid_cwd_is_invalid_params_with_a_clear_message(project: Path,
         with pytest.raises(acp.RequestError) as info:
             await lb.conn.new_session(cwd=cwd, mcp_servers=[])
         assert info.value.code == -32602
-        assert "cwd" in str(info.value) and "Invalid params" not in str(info.value)
-        if cwd and "\x00" not in cwd:
-            assert cwd in str(info.value)
+        message = str(info.value)
+        assert "cwd" in message and "Invalid params" not in message
+        assert len(message) < 400  # a hostile value is not echoed whole
+        if cwd and "\x00" not in cwd and cwd != LONG_PATH:
+            assert cwd in message
         ok = await lb.conn.new_session(cwd=str(project), mcp_servers=[])
         assert ok.session_id
 
@@ -151,6 +156,20 @@ async def test_set_mode_announces_current_mode(project: Path) -> None:
         assert info.value.code == -32602 and "'yolo'" in str(info.value) and "read-only" in str(info.value)
     update = next(u for u in lb.client.updates[sid] if u.session_update == "current_mode_update")
     assert update.current_mode_id == "read-only"
+
+
+async def test_errors_never_echo_a_huge_value_whole(project: Path) -> None:
+    huge = "x" * 1_000_000
+    async with loopback() as lb:
+        sid = await lb.start_session(project)
+        for request in (
+            lb.conn.set_session_mode(session_id=sid, mode_id=huge),
+            lb.conn.prompt(session_id=huge, prompt=text_prompt("hi")),
+            lb.conn.close_session(session_id=huge),
+        ):
+            with pytest.raises(acp.RequestError) as info:
+                await request
+            assert 0 < len(str(info.value)) < 400
 
 
 async def test_authenticate_says_none_is_needed() -> None:
