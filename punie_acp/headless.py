@@ -6,6 +6,7 @@ status 2; tracebacks go to the log file only.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -67,13 +68,13 @@ class Console:
         self._err = err
         self._err_at_line_start = True
         self._wrote_answer = False
+        self.reader_gone = False  # `punie ask … | head`: the reader took what it wanted
 
     async def show(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             # A thought in progress ends its line before the answer starts (both share a terminal).
             self._end_err_line()
-            self._out.write(event.text)
-            self._out.flush()
+            self._write_out(event.text)
             self._wrote_answer = True
         elif isinstance(event, ThoughtDelta):
             self._write_err(event.text)
@@ -84,10 +85,21 @@ class Console:
             self._write_err(f"[{'done' if event.ok else 'failed'}]\n")
 
     def finish(self) -> None:
-        if self._wrote_answer:
-            self._out.write("\n")
-            self._out.flush()
+        if self._wrote_answer and not self.reader_gone:
+            self._write_out("\n")
         self._end_err_line()
+
+    def _write_out(self, text: str) -> None:
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            # Nothing more can be written there, not even by the interpreter's flush at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._out.fileno())
+            os.close(devnull)
+            raise  # the core ends the turn: nobody reads the answer
 
     def _write_err(self, text: str) -> None:
         if text:
@@ -120,6 +132,8 @@ async def run_ask(settings: Settings, prompt: str, cwd: str, *, allow: bool) -> 
     finally:
         await core.aclose()
     console.finish()
+    if console.reader_gone:
+        return 0
     if ended.stop_reason != "end_turn":
         print(f"punie: turn ended: {ended.stop_reason}", file=sys.stderr)
         return 1

@@ -174,8 +174,7 @@ class _TurnEvents:
         except Exception as exc:
             # Nobody is listening any more (an editor gone, a closed pipe): the work so far
             # stays in the session's history, running tools are stopped, nothing is left half-sent.
-            log.warning("session %s: the client stopped taking updates (%s); stopping the turn", self._session_id, exc)
-            log.debug("emit failure", exc_info=True)
+            log.info("session %s: the client stopped taking updates (%s); stopping the turn", self._session_id, exc)
             self.face_gone = True
             self._scope.cancel()
             await anyio.lowlevel.checkpoint()  # raises the cancellation right here

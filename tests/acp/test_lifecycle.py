@@ -150,6 +150,7 @@ async def test_an_unexpected_failure_names_the_log_file_and_logs_the_traceback(
 async def test_a_client_gone_mid_turn_ends_the_turn_and_keeps_the_conversation(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     async with loopback(scripted([[{"say": LONG_REPLY}], [{"say": "short"}]], chunk_delay=0.005)) as lb:
         sid = await lb.start_session(project)
         session = lb.core.session(sid)

@@ -144,6 +144,22 @@ def test_ask_says_how_to_allow_a_refused_edit(tmp_path: Path, project: Path) -> 
     assert "punie: refused" not in allowed.stderr
 
 
+def test_ask_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path, project: Path) -> None:
+    model = write_script(tmp_path, [[{"say": " ".join(["word"] * 20_000)}]], chunk_delay=0.001)
+    proc = subprocess.Popen(
+        [*PUNIE, "ask", "--model", model, "--cwd", str(project), "talk"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(tmp_path),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10) == b"word word "
+    proc.stdout.close()  # like `punie ask … | head -c 10`
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+
+
 # punie serve -----------------------------------------------------------------------------------
 
 
