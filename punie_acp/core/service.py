@@ -113,8 +113,10 @@ class CoreService:
                     failure = self._failure(exc, session)
             if failure is not None:
                 await events.close_open_calls(f"not finished: {failure}")
-            else:
+            elif ended is None or ended.stop_reason == "cancelled" or session.cancel_requested:
                 await events.close_open_calls("cancelled")
+            else:
+                await events.close_open_calls(f"not finished: the turn ended ({ended.stop_reason})")
         finally:
             session.end_turn()
             self._sessions.touch(session)
