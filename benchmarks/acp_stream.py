@@ -231,8 +231,7 @@ async def punie_in_process(turns: int) -> float:
     """
     from punie_acp.acp.agent import PunieAgent
     from punie_acp.config import Settings
-    from punie_acp.core.session import SessionManager
-    from punie_acp.core.turn import TurnRunner
+    from punie_acp.core.service import CoreService
     from punie_acp.models.base import StatelessBackend
     from punie_acp.models.replay import Plan, Say
     from punie_acp.models.scripted import ScriptedModel
@@ -243,7 +242,7 @@ async def punie_in_process(turns: int) -> float:
             acp.session_notification(session_id, update).model_dump(mode="json", by_alias=True, exclude_none=True)
 
     model = ScriptedModel([Plan([Say(WORD)])])
-    agent = PunieAgent(TurnRunner(StatelessBackend(model, "bench"), default_tools()), SessionManager(Settings()))
+    agent = PunieAgent(CoreService(StatelessBackend(model, "bench"), Settings(), default_tools()))
     agent.on_connect(SerializingConnection())
     with tempfile.TemporaryDirectory() as root:
         sid = (await agent.new_session(cwd=root)).session_id

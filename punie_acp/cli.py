@@ -108,19 +108,29 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_file)
+    if sys.stdin.isatty():
+        # Someone typed `punie serve` in a terminal: say what it waits for.
+        print(
+            "punie serve speaks the Agent Client Protocol on stdin and waits for an editor to start it; "
+            'to try punie in a terminal, run: punie ask "your question"',
+            file=sys.stderr,
+        )
     from punie_acp.acp.early import early_start
 
     # Answers `initialize` while the SDK and PydanticAI import on a thread.
     early = early_start(sys.stdin.fileno(), protocol_fd, settings.max_message_bytes)
     from punie_acp.acp.server import serve_stdio
-    from punie_acp.models.base import ModelNotAvailable
+    from punie_acp.models.base import ModelBackend, ModelNotAvailable, UnavailableBackend
     from punie_acp.models.registry import resolve_backend
 
+    backend: ModelBackend
     try:
         backend = resolve_backend(settings.model, settings)
     except ModelNotAvailable as exc:
+        # `initialize` may already be answered: exiting now would look like a crash to the
+        # editor. Serve on; every prompt fails with this message, where the user looks.
         print(f"punie: {exc}", file=sys.stderr)
-        return 2
+        backend = UnavailableBackend(str(exc))
     try:
         asyncio.run(serve_stdio(settings, backend, protocol_fd, early))
     except KeyboardInterrupt:
@@ -137,4 +147,8 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_file)
-    return asyncio.run(run_ask(settings, args.prompt, args.cwd, allow=args.yes))
+    cwd = os.path.abspath(os.path.expanduser(args.cwd))  # the core wants an absolute root
+    try:
+        return asyncio.run(run_ask(settings, args.prompt, cwd, allow=args.yes))
+    except KeyboardInterrupt:
+        return 130

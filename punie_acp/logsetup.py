@@ -8,12 +8,24 @@ import sys
 from pathlib import Path
 
 
+class OneLineFormatter(logging.Formatter):
+    """One line per record: the traceback goes to the log file only, never to a user's terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 def configure_logging(level: str, log_file: str | None) -> Path | None:
     root = logging.getLogger()
     root.setLevel(level.upper())
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(fmt)
+    stderr.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr.setLevel(logging.WARNING)
     root.addHandler(stderr)
     if not log_file:

@@ -1,41 +1,53 @@
-"""The ACP face: implements the SDK's `Agent` protocol on top of the core."""
+"""The ACP face: maps protocol requests to the core's front door (`CoreService`) and back.
+
+It knows nothing about models or turn lifecycles. What it adds is wire work only: the client's
+capabilities, an `UpdateSender` per prompt (wire pacing), and core errors as JSON-RPC errors
+whose message is the core's own one-line explanation.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import acp
 import anyio
 from acp import RequestError, schema
 
 from punie_acp.acp.capabilities import initialize_result
-from punie_acp.acp.host import AcpEditorHost, ClientConnection, capabilities_of
+from punie_acp.acp.host import AcpEditorHost, capabilities_of
 from punie_acp.acp.prompt import prompt_to_text
 from punie_acp.acp.sender import UpdateSender
+from punie_acp.acp.updates import Update
+from punie_acp.core.errors import (
+    BadRequest,
+    CoreError,
+    SessionBusy,
+    SessionNotFound,
+    TooManySessions,
+)
 from punie_acp.core.events import TurnEnded
 from punie_acp.core.host import HostCapabilities
 from punie_acp.core.modes import MODES
-from punie_acp.core.session import Session, SessionError, SessionManager
-from punie_acp.core.turn import TurnRunner
-from punie_acp.models.base import ModelNotAvailable
+from punie_acp.core.service import CoreService
+from punie_acp.core.session import Session
 
 log = logging.getLogger(__name__)
 
 
 class PunieAgent:
-    def __init__(self, runner: TurnRunner, sessions: SessionManager) -> None:
-        self._runner = runner
-        self._sessions = sessions
-        self._conn: Any = None
+    def __init__(self, core: CoreService) -> None:
+        self._core = core
+        self._conn: acp.Client | None = None
         self._client_caps = HostCapabilities()
 
-    def on_connect(self, conn: Any) -> None:
+    def on_connect(self, conn: acp.Client) -> None:
         self._conn = conn
 
     @property
-    def _client(self) -> Any:
+    def _client(self) -> acp.Client:
         if self._conn is None:
-            raise RequestError.internal_error({"details": "no client connection"})
+            raise _with_message(RequestError.internal_error(), "punie has no client connection yet")
         return self._conn
 
     async def initialize(
@@ -55,7 +67,7 @@ class PunieAgent:
         self._client_caps = capabilities_of(request.client_capabilities)
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> schema.AuthenticateResponse:
-        raise RequestError(-32602, "punie runs locally and needs no authentication")
+        raise _with_message(RequestError.invalid_params(), "punie runs locally and needs no authentication")
 
     async def new_session(
         self,
@@ -64,31 +76,30 @@ class PunieAgent:
         mcp_servers: list[Any] | None = None,
         **kwargs: Any,
     ) -> schema.NewSessionResponse:
-        conn: ClientConnection = self._client
+        conn = self._client
         caps = self._client_caps
         try:
-            session = self._sessions.create(cwd, lambda sid: AcpEditorHost(conn, sid, caps))
-        except SessionError as exc:
-            raise RequestError(-32602, str(exc)) from None
+            session = self._core.open_session(cwd, lambda sid: AcpEditorHost(conn, sid, caps))
+        except CoreError as exc:
+            raise request_error(exc) from None
         if mcp_servers:
             log.info("session %s: %d MCP servers offered; MCP is not supported yet", session.id, len(mcp_servers))
-        self._runner.backend.start_loading()
         return schema.NewSessionResponse(session_id=session.id, modes=_mode_state(session))
 
-    async def list_sessions(self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any) -> Any:
+    async def list_sessions(
+        self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any
+    ) -> schema.ListSessionsResponse:
         infos = [
             schema.SessionInfo(session_id=s.id, cwd=str(s.root), updated_at=s.updated_at.isoformat())
-            for s in self._sessions.all()
-            if cwd is None or str(s.root) == cwd
+            for s in self._core.sessions(cwd)
         ]
         return schema.ListSessionsResponse(sessions=infos)
 
     async def set_session_mode(self, mode_id: str, session_id: str, **kwargs: Any) -> schema.SetSessionModeResponse:
-        session = self._session(session_id)
         try:
-            session.set_mode(mode_id)
-        except SessionError as exc:
-            raise RequestError(-32602, str(exc)) from None
+            self._core.set_mode(session_id, mode_id)
+        except CoreError as exc:
+            raise request_error(exc) from None
         await self._client.session_update(
             session_id=session_id,
             update=schema.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id),
@@ -96,49 +107,35 @@ class PunieAgent:
         return schema.SetSessionModeResponse()
 
     async def close_session(self, session_id: str, **kwargs: Any) -> schema.CloseSessionResponse:
-        if self._sessions.close(session_id) is None:
-            raise RequestError.resource_not_found(session_id)
-        self._runner.backend.forget_session(session_id)
+        try:
+            self._core.close_session(session_id)
+        except CoreError as exc:
+            raise request_error(exc) from None
         return schema.CloseSessionResponse()
 
     async def prompt(self, prompt: list[Any], session_id: str, **kwargs: Any) -> schema.PromptResponse:
-        session = self._session(session_id)
         text = prompt_to_text(prompt)
         client = self._client
 
-        async def send(update: Any) -> None:
+        async def send(update: Update) -> None:
             await client.session_update(session_id=session_id, update=update)
 
         sender = UpdateSender(send)
-        scope = anyio.CancelScope()
-        try:
-            session.begin_turn(scope)
-        except SessionError as exc:
-            raise RequestError(-32600, str(exc)) from None
-        ended: TurnEnded | None = None
-        failure: str | None = None
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(sender.run)
-                with scope:
-                    try:
-                        ended = await self._runner.run(session, text, sender.push)
-                    except ModelNotAvailable as exc:
-                        failure = f"model not available: {exc}"
-                # Updates pushed before a cancel still reach the client, before the response.
-                await sender.close()
-        finally:
-            session.end_turn()
-        if failure is not None:
-            raise RequestError(-32603, failure)
-        if ended is None or session.cancel_requested:
-            return schema.PromptResponse(stop_reason="cancelled")
-        return schema.PromptResponse(stop_reason=ended.stop_reason)
+        outcome: TurnEnded | CoreError
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sender.run)
+            try:
+                outcome = await self._core.run_turn(session_id, text, sender.push)
+            except CoreError as exc:
+                outcome = exc
+            # Updates pushed before the end (a cancel, a failure) reach the client before the response.
+            await sender.close()
+        if isinstance(outcome, CoreError):
+            raise request_error(outcome)
+        return schema.PromptResponse(stop_reason=outcome.stop_reason)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
-        session = self._sessions.find(session_id)
-        if session is not None:
-            session.cancel()
+        self._core.cancel(session_id)
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RequestError.method_not_found(f"_{method}")
@@ -146,11 +143,25 @@ class PunieAgent:
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
         return None
 
-    def _session(self, session_id: str) -> Session:
-        session = self._sessions.find(session_id)
-        if session is None:
-            raise RequestError.resource_not_found(session_id)
-        return session
+
+def request_error(error: CoreError) -> RequestError:
+    """A core error as the JSON-RPC error an editor shows: the named code, the core's own message."""
+    if isinstance(error, SessionNotFound):
+        named = RequestError.resource_not_found()
+    elif isinstance(error, BadRequest):
+        named = RequestError.invalid_params()
+    elif isinstance(error, SessionBusy | TooManySessions):
+        named = RequestError.invalid_request()
+    else:  # ModelUnavailable, TurnFailed: the server cannot do it now
+        named = RequestError.internal_error()
+    return _with_message(named, str(error))
+
+
+def _with_message(error: RequestError, message: str) -> RequestError:
+    """The SDK's named constructors fix a generic message ("Invalid params"); an editor shows the
+    message, so it carries the explanation a person can act on instead."""
+    error.args = (message,)
+    return error
 
 
 def _mode_state(session: Session) -> schema.SessionModeState:

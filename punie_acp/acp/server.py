@@ -11,8 +11,7 @@ from punie_acp.acp.agent import PunieAgent
 from punie_acp.acp.early import EarlyStart
 from punie_acp.acp.transport import open_stdio
 from punie_acp.config import Settings
-from punie_acp.core.session import SessionManager
-from punie_acp.core.turn import TurnRunner
+from punie_acp.core.service import CoreService
 from punie_acp.models.base import ModelBackend
 from punie_acp.tools.registry import default_tools
 
@@ -21,15 +20,16 @@ log = logging.getLogger(__name__)
 
 async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: int, early: EarlyStart) -> None:
     transport = await open_stdio(protocol_fd, settings.max_message_bytes, early.leftover)
-    agent = PunieAgent(TurnRunner(backend, default_tools()), SessionManager(settings))
+    core = CoreService(backend, settings, default_tools())
+    agent = PunieAgent(core)
     if early.initialize_params is not None:
         agent.adopt_initialize(early.initialize_params)
-    backend.start_loading()
-    log.info("serving ACP on stdio with model %s", backend.name)
+    core.start()
+    log.info("serving ACP on stdio with model %s", core.model_name)
     try:
         # PunieAgent implements the methods it advertises; the SDK's router answers
         # method-not-found for the rest (load, fork, resume), so it is a partial `acp.Agent`.
         await acp.run_agent(cast(acp.Agent, agent), transport, use_unstable_protocol=True)
     finally:
-        await backend.aclose()
+        await core.aclose()
         log.info("client closed the connection; exiting")

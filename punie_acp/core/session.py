@@ -1,9 +1,10 @@
-"""A session: one project root, its conversation, mode and permission memory."""
+"""A session: one project root, its conversation, mode and permission memory; and the open-session store."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,18 +14,14 @@ import anyio
 from pydantic_ai.messages import ModelMessage
 
 from punie_acp.config import Settings, SettingsError
+from punie_acp.core.errors import BadRequest, SessionBusy, SessionNotFound, TooManySessions
 from punie_acp.core.host import EditorHost
 from punie_acp.core.modes import DEFAULT_MODE, MODES, Mode
 from punie_acp.core.permissions import PermissionGate
 from punie_acp.workspace.root import Workspace
 
-
-class SessionError(ValueError):
-    """A session request that cannot be honoured; the message is for a person."""
-
-
-class TurnInProgress(SessionError):
-    pass
+# Ids of sessions closed to make room, remembered so a late prompt to one gets a clear message.
+_EVICTED_MEMORY = 256
 
 
 @dataclass
@@ -52,7 +49,7 @@ class Session:
 
     def set_mode(self, mode_id: str) -> None:
         if mode_id not in MODES:
-            raise SessionError(f"unknown mode {mode_id!r}; choose one of {', '.join(MODES)}")
+            raise BadRequest(f"unknown mode {quoted(mode_id)}; choose one of {', '.join(MODES)}")
         self.mode_id = mode_id
 
     @property
@@ -61,7 +58,7 @@ class Session:
 
     def begin_turn(self, scope: anyio.CancelScope) -> None:
         if self._scope is not None:
-            raise TurnInProgress(f"session {self.id} is already running a prompt; cancel it first")
+            raise SessionBusy(f"session {self.id} is already running a prompt; cancel it first")
         self._scope = scope
         self._cancel_requested = False
 
@@ -81,16 +78,32 @@ class Session:
 
 
 class SessionManager:
-    def __init__(self, settings: Settings) -> None:
+    """The open sessions, at most `settings.max_open_sessions` of them.
+
+    When full, opening one more closes the least recently used idle session (never a busy
+    one); when every session is busy, opening is refused. `on_close` runs for every session
+    that closes, however it closes, so per-session state elsewhere (a model's KV cache) goes
+    with it.
+    """
+
+    def __init__(self, settings: Settings, on_close: Callable[[Session], None] | None = None) -> None:
         self._settings = settings
-        self._sessions: dict[str, Session] = {}
+        self._on_close = on_close
+        # Least recently used first; `touch` moves a session to the end.
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._evicted: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def max_open(self) -> int:
+        return max(1, self._settings.max_open_sessions)
 
     def create(self, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
         root = validate_root(cwd)
         try:
             settings = self._settings.for_project(root)
-        except SettingsError as exc:  # a bad [tool.punie]: session/new fails with the one line
-            raise SessionError(str(exc)) from None
+        except SettingsError as exc:  # a bad [tool.punie]: session/new fails with the one line (file and key named)
+            raise BadRequest(str(exc)) from None
+        self._make_room()
         session_id = uuid.uuid4().hex
         session = Session(
             id=session_id,
@@ -103,35 +116,75 @@ class SessionManager:
         return session
 
     def get(self, session_id: str) -> Session:
-        try:
-            return self._sessions[session_id]
-        except KeyError:
-            raise SessionError(f"unknown session {session_id!r}") from None
+        session = self._sessions.get(session_id)
+        if session is not None:
+            return session
+        if session_id in self._evicted:
+            raise SessionNotFound(
+                f"session {session_id} was closed to make room (at most {self.max_open} sessions stay open); "
+                "start a new session"
+            )
+        raise SessionNotFound(f"unknown session {quoted(session_id)}: it was never opened or is closed")
 
     def find(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
+
+    def touch(self, session: Session) -> None:
+        """Mark a session as just used (the last to be closed to make room)."""
+        if session.id in self._sessions:
+            self._sessions.move_to_end(session.id)
 
     def close(self, session_id: str) -> Session | None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.cancel()
             session.workspace.close()  # stops the file index's watcher
+            if self._on_close is not None:
+                self._on_close(session)
         return session
+
+    def close_all(self) -> None:
+        for session_id in list(self._sessions):
+            self.close(session_id)
 
     def all(self) -> list[Session]:
         return list(self._sessions.values())
 
+    def _make_room(self) -> None:
+        while len(self._sessions) >= self.max_open:
+            idle = next((s for s in self._sessions.values() if not s.busy), None)
+            if idle is None:
+                raise TooManySessions(
+                    f"all {len(self._sessions)} open sessions are running a prompt (at most {self.max_open} "
+                    "stay open); wait for one to finish or close one"
+                )
+            self.close(idle.id)
+            self._evicted[idle.id] = None
+            while len(self._evicted) > _EVICTED_MEMORY:
+                self._evicted.popitem(last=False)
+
+
+def quoted(value: str, limit: int = 200) -> str:
+    """A client-supplied value as shown in an error message: quoted, and short however long it was."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
 
 def validate_root(cwd: str) -> Path:
     if not cwd:
-        raise SessionError("cwd is required: the absolute path of the project to work in")
+        raise BadRequest("cwd is required: the absolute path of the project to work in")
+    if "\x00" in cwd:
+        raise BadRequest("cwd must be an absolute path; this one contains a NUL character")
     path = Path(cwd)
     if not path.is_absolute():
-        raise SessionError(f"cwd must be an absolute path, got {cwd!r}")
-    if not path.exists():
-        raise SessionError(f"cwd {cwd!r} does not exist")
-    if not path.is_dir():
-        raise SessionError(f"cwd {cwd!r} is not a directory")
+        raise BadRequest(f"cwd must be an absolute path, got {quoted(cwd)}")
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # too long, a loop of symlinks, …
+        raise BadRequest(f"cwd {quoted(cwd)} cannot be used: {exc.strerror or exc}") from None
+    if not exists:
+        raise BadRequest(f"cwd {quoted(cwd)} does not exist")
+    if not is_dir:
+        raise BadRequest(f"cwd {quoted(cwd)} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
-        raise SessionError(f"cwd {cwd!r} is not readable")
+        raise BadRequest(f"cwd {quoted(cwd)} is not readable")
     return path

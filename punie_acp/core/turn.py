@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pydantic_ai
 from pydantic_ai import Agent, UsageLimits
 from pydantic_ai.exceptions import OutputTokenLimitExceeded, UnexpectedModelBehavior, UsageLimitExceeded
 from pydantic_ai.messages import (
@@ -43,6 +44,10 @@ from punie_acp.core.toolset import build_toolset, by_name
 from punie_acp.models.base import ModelBackend
 
 log = logging.getLogger(__name__)
+
+# PydanticAI shows a first-run banner (an observability advertisement) on stderr when that is a
+# terminal: in `punie ask` it lands in the user's answer. punie is the application here.
+pydantic_ai.BANNER_ENABLED = False
 
 
 STATE_CHANGING_KINDS = frozenset({"edit", "delete", "move", "execute"})
@@ -83,15 +88,8 @@ class TurnRunner:
             instructions=instructions,
         )
 
-    @property
-    def backend(self) -> ModelBackend:
-        return self._backend
-
     async def run(self, session: Session, prompt: str, emit: Emit) -> TurnEnded:
-        async def progress(text: str) -> None:
-            await emit(ThoughtDelta(text + "\n"))
-
-        await self._backend.ensure_ready(progress)
+        """The agent loop for one prompt; the caller (`CoreService.run_turn`) owns the lifecycle."""
         deps = ToolContext(
             session_id=session.id,
             workspace=session.workspace,
@@ -106,6 +104,7 @@ class TurnRunner:
         )
         seen_calls: set[str] = set()
         finish: str | None = None
+        # The one call into PydanticAI's loop: generation settings, when passed, go here.
         async with self._agent.iter(
             prompt,
             message_history=session.history,

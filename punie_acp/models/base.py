@@ -72,3 +72,33 @@ class StatelessBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+class UnavailableBackend:
+    """Stands in for a backend that could not be built (a missing script, a bad model spec).
+
+    `punie serve` has already answered `initialize` by the time it knows; rather than exit
+    under an editor that is waiting, it serves on and every prompt fails with `reason`.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    @property
+    def name(self) -> str:
+        return "unavailable"
+
+    def start_loading(self) -> None:
+        return None
+
+    async def ensure_ready(self, on_progress: ProgressCallback) -> None:
+        raise ModelNotAvailable(self._reason)
+
+    def model_for(self, session_id: str) -> Model:
+        raise ModelNotAvailable(self._reason)
+
+    def forget_session(self, session_id: str) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -14,6 +14,7 @@ repeats (a looping model, for guard tests). Each session has its own cursor.
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +26,8 @@ from punie_acp.models.base import ModelNotAvailable, ProgressCallback
 from punie_acp.models.replay import Call, Plan, ReplayModel, Say, Step, Think
 
 FINISH_REASONS = ("stop", "length", "content_filter", "tool_call", "error")
+MAX_SCRIPT_BYTES = 16_000_000
+MAX_CHUNK_DELAY = 10.0
 
 
 class ScriptError(ValueError):
@@ -34,7 +37,9 @@ class ScriptError(ValueError):
 def parse_script(data: Any) -> tuple[list[Plan], float]:
     if not isinstance(data, dict) or not isinstance(data.get("responses"), list) or not data["responses"]:
         raise ScriptError("a script is an object with a non-empty 'responses' list")
-    delay = float(data.get("chunk_delay", 0.0))
+    delay = _number(data.get("chunk_delay", 0.0), "chunk_delay")
+    if not 0.0 <= delay <= MAX_CHUNK_DELAY:
+        raise ScriptError(f"chunk_delay must be between 0 and {MAX_CHUNK_DELAY:g} seconds")
     plans: list[Plan] = []
     for n, response in enumerate(data["responses"]):
         if not isinstance(response, list):
@@ -50,7 +55,9 @@ def parse_script(data: Any) -> tuple[list[Plan], float]:
                 steps.append(Say(str(step["say"])))
             elif "call" in step:
                 args = step.get("args", {})
-                steps.append(Call(str(step["call"]), args if isinstance(args, str) else dict(args)))
+                if not isinstance(args, str | dict):
+                    raise ScriptError(f"response {n}: 'args' is an object or the raw JSON text of one")
+                steps.append(Call(str(step["call"]), args))
             elif "finish" in step:
                 if step["finish"] not in FINISH_REASONS:
                     raise ScriptError(f"response {n}: finish must be one of {FINISH_REASONS}")
@@ -59,6 +66,24 @@ def parse_script(data: Any) -> tuple[list[Plan], float]:
                 raise ScriptError(f"response {n}: unknown step {step!r}")
         plans.append(Plan(steps, finish=finish, chunk_delay=delay))
     return plans, delay
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScriptError(f"{name} must be a number")
+    return float(value)
+
+
+def _read_script(path: Path) -> str:
+    """The script's text: a regular file of bounded size (not a FIFO or /dev/zero that never ends)."""
+    # Checked before opening: opening a FIFO would wait for a writer.
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ScriptError("it is not a regular file")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise ScriptError(f"it is larger than {MAX_SCRIPT_BYTES // 1_000_000} MB")
+    return data.decode("utf-8", errors="replace")
 
 
 class ScriptedModel(ReplayModel):
@@ -76,11 +101,13 @@ class ScriptedModel(ReplayModel):
 class ScriptedBackend:
     def __init__(self, path: Path) -> None:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(_read_script(path))
         except OSError as exc:
-            raise ModelNotAvailable(f"cannot read model script {path}: {exc.strerror}") from exc
+            raise ModelNotAvailable(f"cannot read model script {path}: {exc.strerror or exc}") from exc
         except json.JSONDecodeError as exc:
             raise ModelNotAvailable(f"model script {path} is not valid JSON: {exc}") from exc
+        except (ScriptError, RecursionError) as exc:
+            raise ModelNotAvailable(f"model script {path} cannot be used: {exc}") from exc
         try:
             self._plans, _ = parse_script(data)
         except ScriptError as exc:

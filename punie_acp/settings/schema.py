@@ -75,6 +75,9 @@ class Settings:
     request_limit: int = _setting(50, WholeNumber(), "model requests per prompt", "limits")
     tool_calls_limit: int = _setting(100, WholeNumber(), "tool calls per prompt", "limits")
     max_cached_sessions: int = _setting(4, WholeNumber(), "sessions whose KV cache stays in memory", "limits")
+    max_open_sessions: int = _setting(
+        32, WholeNumber(), "open sessions; when full, the least recently used idle one is closed", "limits"
+    )
     max_message_bytes: int = _setting(
         50 * 1024 * 1024, WholeNumber(1024), "longest JSON-RPC line accepted from the editor", "limits"
     )

@@ -78,23 +78,28 @@ def escaping_links(root: Path, search_root: Path) -> list[Path]:
             scanned += len(dirnames) + len(filenames)
             if scanned > MAX_SCANNED:
                 raise TooManyFiles(f"more than {MAX_SCANNED} entries to verify for links leaving the root")
-            keep = []
-            for name in dirnames:
-                path = current / name
-                if not _importable_dir(name):
-                    continue
-                if not os.path.islink(path):
-                    keep.append(name)
-                elif _inside(root, path):
-                    pending.append(path)
-                else:
-                    found.append(path)
-            dirnames[:] = keep
+            dirnames[:] = _sort_dirs(root, current, dirnames, pending, found)
             for name in filenames:
                 path = current / name
                 if name.endswith(_MODULE_SUFFIXES) and os.path.islink(path) and not _inside(root, path):
                     found.append(path)
     return found
+
+
+def _sort_dirs(root: Path, current: Path, dirnames: list[str], pending: list[Path], found: list[Path]) -> list[str]:
+    """The directories to walk into; in-root links go to `pending`, links leaving the root to `found`."""
+    keep = []
+    for name in dirnames:
+        path = current / name
+        if not _importable_dir(name):
+            continue
+        if not os.path.islink(path):
+            keep.append(name)
+        elif _inside(root, path):
+            pending.append(path)
+        else:
+            found.append(path)
+    return keep
 
 
 def project_site_packages(root: Path) -> Path | None:

@@ -11,8 +11,9 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Tool
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from punie_acp.config import Settings
-from punie_acp.core.events import Event, TextDelta, ToolFinished, ToolStarted
+from punie_acp.core.events import Event, TextDelta, ToolFinished, ToolStarted, TurnEnded
 from punie_acp.core.host import LocalHost
+from punie_acp.core.service import CoreService
 from punie_acp.core.session import Session, SessionManager
 from punie_acp.core.turn import TurnRunner, consistent_history
 from punie_acp.models.base import StatelessBackend
@@ -53,26 +54,24 @@ async def test_second_turn_sees_the_first(project: Path) -> None:
 async def test_cancel_mid_turn_keeps_a_consistent_history(project: Path) -> None:
     words = " ".join(["w"] * 10_000)
     model = ScriptedModel([Plan([Say(words)], chunk_delay=0.001)])
-    runner = TurnRunner(StatelessBackend(model, "s"), default_tools())
-    session = _session(project)
+    core = CoreService(StatelessBackend(model, "s"), Settings(log_file=""), default_tools())
+    session = core.open_session(str(project), lambda _sid: LocalHost())
     got = anyio.Event()
+    ended: list[TurnEnded] = []
 
     async def emit(event: Event) -> None:
         if isinstance(event, TextDelta):
             got.set()
 
+    async def turn() -> None:
+        ended.append(await core.run_turn(session.id, "talk", emit))
+
     async with anyio.create_task_group() as tg:
-
-        async def turn() -> None:
-            with anyio.CancelScope() as scope:
-                session.begin_turn(scope)
-                await runner.run(session, "talk", emit)
-            session.end_turn()
-
         tg.start_soon(turn)
         await got.wait()
-        session.cancel()
-    assert session.cancel_requested
+        core.cancel(session.id)
+    assert ended == [TurnEnded("cancelled")]
+    assert not session.busy
     first = session.history[0]
     assert isinstance(first, ModelRequest)  # the user's prompt is kept for the next turn
 

@@ -10,8 +10,8 @@ from punie_acp.models.mlx.guards import RepetitionGuard
 from punie_acp.models.mlx.parsing import (
     REASONING,
     ParseEvent,
+    ReplyDelta,
     ReplyParser,
-    TextDelta,
     ThinkingDelta,
     ToolCallEnd,
 )
@@ -41,7 +41,7 @@ def parse(text: str, step: int = 3, **kwargs: Any) -> list[ParseEvent]:
 
 
 def text_of(events: list[ParseEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
+    return "".join(e.text for e in events if isinstance(e, ReplyDelta))
 
 
 def thinking_of(events: list[ParseEvent]) -> str:

@@ -145,6 +145,9 @@ class Engine:
             self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
             self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache)
             self.progress = LoadProgress("ready")
+        except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all
+            log.info("loading %s failed: %s", self.spec, exc, exc_info=True)
+            self.error = exc
         except BaseException as exc:  # reported to every waiter and job
             log.exception("loading %s failed", self.spec)
             self.error = exc

@@ -43,8 +43,8 @@ from punie_acp.models.mlx.parsing import (
     NORMAL,
     REASONING,
     ParseEvent,
+    ReplyDelta,
     ReplyParser,
-    TextDelta,
     ThinkingDelta,
     ToolCallEnd,
 )
@@ -199,7 +199,7 @@ class MlxStreamedResponse(StreamedResponse):
 
     def _emit(self, parsed: ParseEvent) -> Iterator[ModelResponseStreamEvent]:
         manager = self._parts_manager
-        if isinstance(parsed, TextDelta):
+        if isinstance(parsed, ReplyDelta):
             yield from manager.handle_text_delta(vendor_part_id=None, content=parsed.text)
         elif isinstance(parsed, ThinkingDelta):
             yield from manager.handle_thinking_delta(vendor_part_id=None, content=parsed.text)

@@ -31,7 +31,7 @@ _BARE_MARKERS = ('{"name"', '{ "name"', "{'name'", "<function=")
 
 
 @dataclass(frozen=True)
-class TextDelta:
+class ReplyDelta:
     text: str
 
 
@@ -46,7 +46,7 @@ class ToolCallEnd:
     call: ParsedCall
 
 
-ParseEvent = TextDelta | ThinkingDelta | ToolCallEnd
+ParseEvent = ReplyDelta | ThinkingDelta | ToolCallEnd
 
 
 class _Run:
@@ -153,7 +153,7 @@ class ReplyParser:
             return []
         if self._current == NORMAL:
             out = self._text.add(chunk)
-            return [TextDelta(out)] if out else []
+            return [ReplyDelta(out)] if out else []
         if self._current == REASONING:
             out = self._thinking.add(chunk)
             return [ThinkingDelta(out)] if out else []
@@ -198,7 +198,7 @@ class ReplyParser:
 
     def _as_text(self, text: str) -> list[ParseEvent]:
         out = self._text.add(text)
-        return [TextDelta(out)] if out else []
+        return [ReplyDelta(out)] if out else []
 
     def _emit_calls(self, calls: list[ParsedCall]) -> list[ParseEvent]:
         events: list[ParseEvent] = []
