@@ -90,7 +90,7 @@ def test_ask_with_a_bad_setting_is_one_line(tmp_path: Path, project: Path) -> No
     result = _ask(tmp_path, "--model", "test", "--cwd", str(project), "hi", env=env)
     assert result.returncode == 2
     line = _one_line(result.stderr)
-    assert line.startswith("punie: ") and "request_limit" in line
+    assert line.startswith("punie: ") and "PUNIE_REQUEST_LIMIT" in line
 
 
 def test_ask_resolves_a_relative_cwd(tmp_path: Path, project: Path) -> None:
