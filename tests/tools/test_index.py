@@ -126,7 +126,7 @@ async def test_without_a_watcher_the_index_rescans_each_use(tmp_path: Path, monk
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError(28, "inotify watch limit reached")
 
-    monkeypatch.setattr("punie_acp.workspace.index.awatch", broken)
+    monkeypatch.setattr("punie_acp.workspace.watch.RustNotify", broken)
     (tmp_path / "a.py").write_text("\n")
     session, _ = new_session(tmp_path)
     assert (await call(session, "list_files")).raw_output == "a.py"
