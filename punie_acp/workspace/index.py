@@ -6,8 +6,8 @@ per session, outside anyio's default thread pool) in a background task, so `list
 `grep` never walk the tree per call and see the user's own creations, deletions and edits as
 soon as the watcher reports them. Changes that arrive while the first walk runs are queued
 and applied after it. A change to a `.gitignore` rebuilds the index (the rules changed).
-If the watcher cannot start or dies
-(e.g. the inotify watch limit), the index degrades to a fresh walk per use and logs why.
+If the watcher cannot start or dies (e.g. the inotify watch limit), the index degrades to a
+fresh walk per use and logs why.
 """
 
 from __future__ import annotations
