@@ -132,7 +132,9 @@ async def test_an_editor_buffer_with_lone_surrogates_is_read_as_replacement_char
     root.mkdir()
     (root / "buffer.py").write_text("on disk\n")
     client = FsClient("reject_once")
-    client.open_buffer(root.resolve() / "buffer.py", "pair = '\ud800\udfff'\nflipped = '\udfff\ud800'\nlone = '\udc80'\n")
+    client.open_buffer(
+        root.resolve() / "buffer.py", "pair = '\ud800\udfff'\nflipped = '\udfff\ud800'\nlone = '\udc80'\n"
+    )
     result = await run_attack(root.resolve(), [("read_file", {"path": "buffer.py"})], tmp_path / "log", client=client)
     assert_contained(result, outside)
     check_every_call_ended(result, 1)
