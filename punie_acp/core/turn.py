@@ -40,7 +40,7 @@ from punie_acp.core.session import Session
 from punie_acp.core.tooling import AgentTool
 from punie_acp.core.toolset import build_toolset, by_name
 from punie_acp.models.base import ModelBackend
-from punie_acp.workspace.text import encodable, representable
+from punie_acp.workspace.text import encodable, representable, shown_text
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,9 @@ class TurnRunner:
     async def _on_call(self, part: ToolCallPart, session: Session, emit: Emit) -> None:
         args = _safe_args(part)
         tool = self._tools.get(part.tool_name)
-        if tool is None:
-            await emit(ToolStarted(part.tool_call_id, part.tool_name, "other", part.tool_name, args))
+        if tool is None:  # a name the model made up: shown escaped (it may not even encode)
+            name = shown_text(part.tool_name, 100)
+            await emit(ToolStarted(part.tool_call_id, name, "other", name, args))
             return
         await emit(
             ToolStarted(

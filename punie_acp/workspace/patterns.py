@@ -41,7 +41,8 @@ def _repeat_at(pattern: str, i: int) -> tuple[int, int] | None:
         return None
     body = pattern[i + 1 : end]
     numbers = [part.strip() for part in body.split(",")]
-    if len(numbers) > 2 or not numbers[0].isdigit() or not all(n.isdigit() or n == "" for n in numbers):
+    # `{,n}` is a repetition to `regex` too (unlike `re`); `{}` and `{,}` are literals.
+    if len(numbers) > 2 or not all(n.isdigit() or n == "" for n in numbers) or not any(numbers):
         return None
     return max(int(n) for n in numbers if n) + 1, end + 1
 

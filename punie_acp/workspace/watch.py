@@ -12,7 +12,6 @@ session costs no thread and no inotify instance of its own, and the default pool
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -37,9 +36,13 @@ class _Subscriber:
         self.loop = loop
         self.deliver = deliver
 
-    def post(self, message: Message) -> None:
-        with contextlib.suppress(RuntimeError):  # its event loop is closed: nobody listens any more
+    def post(self, message: Message) -> bool:
+        """Deliver on the subscriber's loop; False when that loop is closed (nobody listens any more)."""
+        try:
             self.loop.call_soon_threadsafe(self.deliver, message)
+        except RuntimeError:
+            return False
+        return True
 
 
 class RootWatch:
@@ -83,8 +86,11 @@ class RootWatch:
 
     def _broadcast(self, message: Message) -> None:
         with self._lock:
-            for subscriber in self._subscribers.values():
-                subscriber.post(message)
+            gone = [token for token, subscriber in self._subscribers.items() if not subscriber.post(message)]
+            for token in gone:  # a session dropped without closing, its loop gone: stop serving it
+                del self._subscribers[token]
+            if gone and not self._subscribers:
+                self._stop.set()
 
     def _run(self) -> None:
         try:

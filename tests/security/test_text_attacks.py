@@ -52,6 +52,7 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("read_file", {"path": "x\ud800y.py"}),
     ("grep", {"pattern": "needle\udc80", "path": "\ud83d", "glob": "*\udfff"}),
     ("list_files", {"path": ".", "pattern": "*\ud800"}),
+    ("no\ud800such_tool", {"x": "\udc80"}),  # a made-up tool name that does not even encode
 ]
 
 
@@ -124,6 +125,7 @@ async def test_hostile_names_and_bytes_end_as_tool_calls_not_as_a_failed_prompt(
     assert [e.content for e in plans[-1].entries] == ["step \\ud800 one\\x0afake step: completed"]
     assert finals[5].status == "failed" and "surrogate" in str(finals[5].raw_output)
     assert finals[6].status == "failed" and finals[7].status == "completed"
+    assert finals[8].status == "failed" and "Unknown tool name" in str(finals[8].raw_output)
 
 
 async def test_an_editor_buffer_with_lone_surrogates_is_read_as_replacement_characters(tmp_path: Path) -> None:
