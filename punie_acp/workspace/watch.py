@@ -23,7 +23,7 @@ from watchfiles._rust_notify import RustNotify
 
 log = logging.getLogger(__name__)
 
-MAX_WATCHED_ROOTS = 32
+MAX_WATCHED_ROOTS = 16  # inotify instances are per user (often 128), shared with the editor
 STOP_CHECK_MS = 1000  # how long one wait for changes lasts before the stop flag is checked again
 
 Kind = Literal["ready", "changes", "failed"]
