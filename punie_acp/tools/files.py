@@ -156,7 +156,7 @@ async def list_files(ctx: RunContext[ToolContext], path: str = ".", pattern: str
     index = workspace.index
     below = [rel for rel, _info in await index.files() if under(rel, rel_base)]
     try:
-        entries = await anyio.to_thread.run_sync(glob_filter, below, glob)
+        entries = await anyio.to_thread.run_sync(glob_filter, below, glob, abandon_on_cancel=True)
     except PatternTooSlow as exc:
         raise ToolFailed(f"{exc}; use a simpler pattern") from exc
     if not entries:

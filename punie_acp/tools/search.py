@@ -146,7 +146,9 @@ async def grep(ctx: RunContext[ToolContext], pattern: str, path: str = ".", glob
         rel_base = "" if base == workspace.root else workspace.relative(base)
         sizes = {rel: info.size for rel, info in await workspace.index.files() if under(rel, rel_base)}
         try:
-            chosen = await anyio.to_thread.run_sync(glob_filter, list(sizes), files_glob, limiter=_scan_threads())
+            chosen = await anyio.to_thread.run_sync(
+                glob_filter, list(sizes), files_glob, abandon_on_cancel=True, limiter=_scan_threads()
+            )
         except PatternTooSlow as exc:
             raise ToolFailed(f"{exc}; use a simpler glob") from exc
         targets = []
