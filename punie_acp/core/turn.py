@@ -42,6 +42,7 @@ from punie_acp.core.session import Session
 from punie_acp.core.tooling import AgentTool
 from punie_acp.core.toolset import build_toolset, by_name
 from punie_acp.models.base import ModelBackend
+from punie_acp.workspace.text import encodable, representable, shown_text
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,11 @@ def _call_key(part: ToolCallPart) -> str:
 
 
 def _safe_args(part: ToolCallPart) -> dict[str, Any]:
+    # Echoed to the editor: lone surrogates in the model's arguments would fail the whole update.
     try:
-        return part.args_as_dict()
+        return dict(representable(part.args_as_dict()))
     except Exception:  # malformed JSON from the model: show it raw
-        return {"_raw": part.args}
+        return {"_raw": representable(part.args)}
 
 
 def consistent_history(messages: Sequence[ModelMessage]) -> list[ModelMessage]:
@@ -176,8 +178,9 @@ class TurnRunner:
     async def _on_call(self, part: ToolCallPart, session: Session, emit: Emit) -> None:
         args = _safe_args(part)
         tool = self._tools.get(part.tool_name)
-        if tool is None:
-            await emit(ToolStarted(part.tool_call_id, part.tool_name, "other", part.tool_name, args))
+        if tool is None:  # a name the model made up: shown escaped (it may not even encode)
+            name = shown_text(part.tool_name, 100)
+            await emit(ToolStarted(part.tool_call_id, name, "other", name, args))
             return
         await emit(
             ToolStarted(
@@ -214,4 +217,5 @@ class TurnRunner:
         part = event.part
         ok = part.outcome == "success"
         text = part.model_response_str() if ok else part.model_response_str(wrap_if_error=False)
+        text = encodable(text)[0]  # a validation error may quote the model's invalid text
         await emit(ToolFinished(event.tool_call_id, ok=ok, raw_output=text, content=(TextContent(text),)))

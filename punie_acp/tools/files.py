@@ -1,8 +1,12 @@
-"""Reading tools: `read_file` and `list_files`."""
+"""Reading tools: `read_file` and `list_files`.
+
+Whatever they return encodes and reads as what it is: undecodable bytes and lone surrogates
+become U+FFFD (and the output says so), names that are not usable paths are shown escaped
+and marked (see `workspace.text`), globs are matched with a time budget off the event loop.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,12 +18,15 @@ from pydantic_ai.exceptions import ToolFailed
 from punie_acp.core.context import ToolContext
 from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.errors import editor_read, fails_softly
+from punie_acp.workspace.patterns import Glob, PatternError, PatternTooSlow, glob_filter
 from punie_acp.workspace.root import PathRefused, Workspace
 from punie_acp.workspace.safeio import iter_lines, looks_binary, open_regular
+from punie_acp.workspace.text import encodable, path_is_plain, shown_path, shown_text
 
 DEFAULT_LINE_LIMIT = 2000
 MAX_LINE_CHARS = 2000
 MAX_LIST_ENTRIES = 1000
+MAX_LIST_CHARS = 200_000  # very long names: the listing stops growing here
 BINARY_PROBE = 8192
 
 
@@ -36,21 +43,32 @@ def _cut(line: str) -> str:
     return line[:MAX_LINE_CHARS] + "…[line cut]\n"
 
 
-def _read_local(root: Path, target: Path, start: int, limit: int) -> tuple[list[str], bool, bool]:
-    """Lines [start, start+limit) streamed from disk, whether more follow, whether it is binary."""
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """A line's text, and whether it held bytes that are not UTF-8 (shown as U+FFFD)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
+
+
+def _read_local(root: Path, target: Path, start: int, limit: int) -> tuple[list[str], bool, bool, int]:
+    """Lines [start, start+limit) streamed from disk, whether more follow, whether it is binary,
+    how many of the lines held undecodable bytes."""
     with open_regular(root, target) as handle:
         if looks_binary(handle.read(BINARY_PROBE)):
-            return [], False, True
+            return [], False, True, 0
         handle.seek(0)
         chosen: list[str] = []
+        replaced = 0
         for number, (raw, cut) in enumerate(iter_lines(handle, MAX_LINE_CHARS * 4)):
             if number < start:
                 continue
             if len(chosen) == limit:
-                return chosen, True, False
-            text = raw.decode("utf-8", errors="replace")
+                return chosen, True, False, replaced
+            text, bad = _decode(raw)
+            replaced += bad
             chosen.append(_cut(text) if not cut else text[:MAX_LINE_CHARS] + "…[line cut]\n")
-    return chosen, False, False
+    return chosen, False, False, replaced
 
 
 def _probe_binary(root: Path, target: Path) -> bool:
@@ -76,35 +94,42 @@ async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, li
         raise ToolFailed(f"{path!r} does not exist (or is not a regular file); use list_files to find it")
     offset = max(offset, 1)
     limit = max(min(limit, DEFAULT_LINE_LIMIT), 1)
+    notes = []
     try:
         if deps.host.capabilities.read_text_file:
             if await anyio.to_thread.run_sync(_probe_binary, workspace.root, target):
                 raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
             # The editor's buffer is the truth: it may hold unsaved changes.
-            text = await editor_read(deps.host, target, path, line=offset, limit=limit + 1)
+            text, surrogates = encodable(await editor_read(deps.host, target, path, line=offset, limit=limit + 1))
+            if surrogates:
+                notes.append(f"the editor sent {surrogates} invalid character(s) (lone surrogates); shown as U+FFFD")
             lines = [_cut(line) for line in text.splitlines(keepends=True)]
             more = len(lines) > limit
             lines = lines[:limit]
         else:
-            lines, more, binary = await anyio.to_thread.run_sync(_read_local, workspace.root, target, offset - 1, limit)
+            lines, more, binary, replaced = await anyio.to_thread.run_sync(
+                _read_local, workspace.root, target, offset - 1, limit
+            )
             if binary:
                 raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
+            if replaced:
+                notes.append(f"{replaced} line(s) hold bytes that are not UTF-8; they are shown as U+FFFD")
     except (PathRefused, OSError) as exc:
         raise ToolFailed(f"cannot read {path!r}: {exc}") from exc
     if not lines:
         return f"[{workspace.relative(target)}: no lines from line {offset}]"
     body = "".join(lines)
     last = offset + len(lines) - 1
-    footer = f"\n[lines {offset}-{last}; more follow: read again with offset={last + 1}]" if more else ""
-    return body + footer
+    if more:
+        notes.append(f"lines {offset}-{last}; more follow: read again with offset={last + 1}")
+    if any("U+FFFD" in note for note in notes):
+        notes.append("edit_file cannot match text around U+FFFD; replace whole lines with write_file")
+    return body + "".join(f"\n[{note}]" for note in notes)
 
 
-def matches(rel: str, pattern: str | None) -> bool:
-    """A glob against the relative path or the bare name ('*.py', 'src/**/*.ts')."""
-    if not pattern:
-        return True
-    name = rel.rsplit("/", 1)[-1]
-    return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(name, pattern)
+def compile_glob(pattern: str | None) -> Glob | None:
+    """A model-supplied glob (None: match everything); `PatternError` if refused."""
+    return Glob(pattern) if pattern else None
 
 
 def under(rel: str, base: str) -> bool:
@@ -120,28 +145,58 @@ async def list_files(ctx: RunContext[ToolContext], path: str = ".", pattern: str
         pattern: Optional glob the file names must match, e.g. '*.py' or 'src/**/*.ts'.
     """
     workspace = ctx.deps.workspace
+    try:
+        glob = compile_glob(pattern)
+    except PatternError as exc:
+        raise ToolFailed(str(exc)) from exc
     base = resolve_or_fail(workspace, path)
     if not base.is_dir():
         raise ToolFailed(f"{path!r} is not a directory")
     rel_base = "" if base == workspace.root else workspace.relative(base)
     index = workspace.index
-    entries = [rel for rel, _info in await index.files() if under(rel, rel_base) and matches(rel, pattern)]
+    below = [rel for rel, _info in await index.files() if under(rel, rel_base)]
+    try:
+        entries = await anyio.to_thread.run_sync(glob_filter, below, glob, abandon_on_cancel=True)
+    except PatternTooSlow as exc:
+        raise ToolFailed(f"{exc}; use a simpler pattern") from exc
     if not entries:
         if rel_base and index.rules().ignored(rel_base, True):
             return f"(no files: {rel_base}/ is excluded by .gitignore; read_file still reads files there)"
         return "(no files)"
-    shown = "\n".join(entries[:MAX_LIST_ENTRIES])
-    if len(entries) > MAX_LIST_ENTRIES:
-        shown += f"\n[first {MAX_LIST_ENTRIES} of {len(entries)} entries shown; narrow path or pattern]"
-    if index.truncated:
-        shown += "\n[the project is very large: only part of it is indexed]"
-    return shown
+    return _listing(entries, index.truncated)
+
+
+def _listing(entries: list[str], truncated: bool) -> str:
+    """One entry per line; names that are not usable paths escaped and marked, so none fakes a line."""
+    lines: list[str] = []
+    size = 0
+    escaped = 0
+    for rel in entries[:MAX_LIST_ENTRIES]:
+        if path_is_plain(rel):
+            line = rel
+        else:
+            escaped += 1
+            line = f"{shown_path(rel)}  [escaped name]"
+        size += len(line) + 1
+        if size > MAX_LIST_CHARS:
+            break
+        lines.append(line)
+    if len(lines) < len(entries):
+        lines.append(f"[first {len(lines)} of {len(entries)} entries shown; narrow path or pattern]")
+    if escaped:
+        lines.append(
+            f"[{escaped} name(s) marked [escaped name] hold bytes or characters (\\xNN, \\uNNNN) that are not "
+            "usable in a path; tools cannot open them by name]"
+        )
+    if truncated:
+        lines.append("[the project is very large: only part of it is indexed]")
+    return "\n".join(lines)
 
 
 def _title(verb: str, key: str = "path") -> Any:
     def title(args: Mapping[str, Any]) -> str:
         value = args.get(key)
-        return f"{verb} {value}" if value else verb
+        return f"{verb} {shown_text(value, 200)}" if value else verb
 
     return title
 

@@ -12,8 +12,10 @@ from pydantic_ai.exceptions import ToolFailed
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import PlanEntry, PlanUpdated
 from punie_acp.core.tooling import AgentTool
+from punie_acp.workspace.text import shown_text
 
 MAX_ENTRIES = 50
+MAX_ENTRY_CHARS = 300  # one plan line; escapes keep it one line and encodable
 
 
 class PlanItem(BaseModel):
@@ -36,10 +38,18 @@ async def update_plan(ctx: RunContext[ToolContext], entries: list[PlanItem]) -> 
         raise ToolFailed("the plan needs at least one entry with content")
     if len(items) > MAX_ENTRIES:
         raise ToolFailed(f"a plan holds at most {MAX_ENTRIES} entries; merge steps")
-    plan = tuple(PlanEntry(e.content.strip(), status=e.status, priority=e.priority) for e in items)
+    plan = tuple(
+        PlanEntry(shown_text(e.content.strip(), MAX_ENTRY_CHARS), status=e.status, priority=e.priority) for e in items
+    )
     await ctx.deps.emit(PlanUpdated(plan))
     done = sum(1 for e in plan if e.status == "completed")
-    return f"Plan updated: {len(plan)} steps, {done} completed."
+    changed = sum(1 for e, shown in zip(items, plan, strict=True) if e.content.strip() != shown.content)
+    note = (
+        f" {changed} step(s) shown escaped or cut (control characters, bad text, over {MAX_ENTRY_CHARS} chars)."
+        if changed
+        else ""
+    )
+    return f"Plan updated: {len(plan)} steps, {done} completed.{note}"
 
 
 def _title(args: Mapping[str, Any]) -> str:

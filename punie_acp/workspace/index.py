@@ -1,11 +1,13 @@
 """The file index of a workspace: names, sizes and mtimes, kept fresh by `watchfiles`.
 
-Built on first use (the walk runs in a worker thread), then updated from `awatch` batches
-in a background task, so `list_files` and `grep` never walk the tree per call and see the
-user's own creations, deletions and edits as soon as the watcher reports them. Changes
-that arrive while the first walk runs are queued and applied after it. A change to a
-`.gitignore` rebuilds the index (the rules changed). If the watcher cannot start or dies
-(e.g. the inotify watch limit), the index degrades to a fresh walk per use and logs why.
+Built on first use (the walk runs in a worker thread), then updated from the batches of the
+root's shared watcher (`workspace.watch`: one thread and one inotify instance per root, not
+per session, outside anyio's default thread pool) in a background task, so `list_files` and
+`grep` never walk the tree per call and see the user's own creations, deletions and edits as
+soon as the watcher reports them. Changes that arrive while the first walk runs are queued
+and applied after it. A change to a `.gitignore` rebuilds the index (the rules changed).
+If the watcher cannot start or dies (e.g. the inotify watch limit), the index degrades to a
+fresh walk per use and logs why.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import asyncio
 import logging
 import os
 import stat
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
 import anyio
-from watchfiles import Change, awatch
+from watchfiles import Change
 
+from punie_acp.workspace import watch
 from punie_acp.workspace.listing import ALWAYS_SKIPPED, IGNORE_FILE, FileInfo, IgnoreRules, file_info, walk_files
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ class FileIndex:
         self._rules = IgnoreRules(root)
         self._state: State = "idle"
         self._task: asyncio.Task[None] | None = None
-        self._stop = threading.Event()
+        self._inbox: asyncio.Queue[watch.Message] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
         self._start_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._pending: list[RawChanges] = []
@@ -100,11 +103,10 @@ class FileIndex:
             if self._state != "idle":
                 return
             self._state = "building"
-            self._task = asyncio.create_task(self._watch(), name=f"punie-index:{self.root}")
             try:
-                # One loop pass lets the task construct the watcher (its watches are registered
-                # synchronously before its first await), so nothing created during the walk is missed.
-                await asyncio.sleep(0)
+                # The walk starts once the watcher's watches are registered: nothing created
+                # during the walk is missed (changes meanwhile are queued, applied after it).
+                await self._subscribe()
                 files = await anyio.to_thread.run_sync(self._walk)
             except BaseException:  # cancelled (the turn was) or failed: the next use starts over
                 self._abandon_start()
@@ -113,17 +115,40 @@ class FileIndex:
                 return
             with anyio.CancelScope(shield=True):  # finish what is built; a cancel lands after
                 self._files, self._sorted = files, None
-                self._state = "watching" if not self._task.done() else "unwatched"
+                self._state = "watching" if self._task is not None and not self._task.done() else "unwatched"
                 pending, self._pending = self._pending, []
                 for changes in pending:
                     await self._apply(changes)
                 self._notify()
 
-    def _abandon_start(self) -> None:
-        self._stop.set()
-        if self._task is not None:
+    async def _subscribe(self) -> None:
+        self._inbox = asyncio.Queue()
+        self._unsubscribe = watch.subscribe(
+            self.root,
+            self._inbox.put_nowait,
+            debounce_ms=self._debounce,
+            step_ms=self._step,
+            keep=_Interesting(self.root),
+        )
+        if self._unsubscribe is None:
+            return  # too many roots watched: this index walks per use
+        kind, payload = await self._inbox.get()
+        if kind == "failed":
+            log.warning("cannot watch %s (%s); the index will rescan on every use", self.root, payload)
+            self._stop_watching()
+            return
+        self._task = asyncio.create_task(self._watch(), name=f"punie-index:{self.root}")
+
+    def _stop_watching(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None and not self._task.done():
             self._task.cancel()
-        self._task, self._stop, self._pending = None, threading.Event(), []
+
+    def _abandon_start(self) -> None:
+        self._stop_watching()
+        self._task, self._pending = None, []
         if not self._is_closed():
             self._state = "idle"
 
@@ -133,9 +158,7 @@ class FileIndex:
     def close(self) -> None:
         """Stop watching (idempotent, callable from synchronous code)."""
         self._state = "closed"
-        self._stop.set()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._stop_watching()
 
     async def aclose(self) -> None:
         self.close()
@@ -144,23 +167,20 @@ class FileIndex:
                 await asyncio.wait([self._task])
 
     async def _watch(self) -> None:
-        try:
-            async for changes in awatch(
-                self.root,
-                watch_filter=_Interesting(self.root),
-                debounce=self._debounce,
-                step=self._step,
-                stop_event=self._stop,
-                ignore_permission_denied=True,
-            ):
-                if self._state == "building":
-                    self._pending.append(changes)
-                elif self._state == "watching":
-                    await self._apply(changes)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the index still works, by walking per use
-            log.warning("file watcher for %s stopped (%s); the index will rescan on every use", self.root, exc)
+        while True:
+            kind, payload = await self._inbox.get()
+            if kind == "failed":  # the index still works, by walking per use
+                log.warning("file watcher for %s stopped (%s); the index will rescan on every use", self.root, payload)
+                break
+            if kind != "changes" or not isinstance(payload, set):
+                continue
+            if self._state == "building":
+                self._pending.append(payload)
+            elif self._state == "watching":
+                await self._apply(payload)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._state != "closed":
             self._state = "unwatched"
 

@@ -4,17 +4,30 @@ Git's rules, as far as a listing needs them: each directory's `.gitignore` appli
 below it, relative to that directory; a deeper file overrides a shallower one (negations
 included); the root also reads `.git/info/exclude`; once a directory is ignored nothing
 under it comes back. VCS metadata and tool caches are always skipped.
+
+The .gitignore files belong to the (possibly hostile) repository, and pathspec compiles
+them to regular expressions: `a*a*a*a*a*a*a*a*a*a*a*b` against a long name backtracks for
+hours. Each pattern is therefore matched with the `regex` module under a time budget and
+with the GIL released (see `workspace.patterns`); a pattern that runs out of time is dropped
+(logged) and the path counts as not matched by it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import regex  # type: ignore[import-untyped]  # no stubs are published for it
 from pathspec import GitIgnoreSpec
+
+from punie_acp.workspace.patterns import LINE_SECONDS
+
+log = logging.getLogger(__name__)
 
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
 IGNORE_FILE = ".gitignore"
@@ -43,7 +56,9 @@ class IgnoreRules:
                     lines.extend((base / name).read_text(encoding="utf-8", errors="replace").splitlines())
                 except OSError:
                     continue
-            self._specs[rel_dir] = GitIgnoreSpec.from_lines(lines) if lines else None
+            self._specs[rel_dir] = (
+                _bounded(GitIgnoreSpec.from_lines(lines, backend="simple"), rel_dir) if lines else None
+            )
         return self._specs[rel_dir]
 
     def _matches(self, parts: list[str], is_dir: bool) -> bool:
@@ -72,6 +87,37 @@ class IgnoreRules:
             if parts[depth - 1] in ALWAYS_SKIPPED or self._matches(parts[:depth], True):
                 return True
         return self.ignored_entry(rel, is_dir)
+
+
+class _BoundedRegex:
+    """Stands in for a pathspec pattern's compiled `re`: same pattern, `regex` engine, time budget."""
+
+    def __init__(self, pattern: Any, owner: Any, where: str) -> None:
+        self._compiled: Any = regex.compile(pattern.pattern)
+        self.pattern = pattern.pattern
+        self._owner = owner
+        self._where = where
+
+    def search(self, text: str) -> Any:
+        try:
+            return self._compiled.search(text, timeout=LINE_SECONDS, concurrent=True)
+        except TimeoutError:
+            pass
+        # Too slow (catastrophic backtracking): this pattern is dropped for good.
+        log.warning("ignore pattern %r in %s took too long to match; it is not applied", self.pattern, self._where)
+        self._owner.include = None
+        return None
+
+    match = search
+
+
+def _bounded(spec: GitIgnoreSpec, rel_dir: str) -> GitIgnoreSpec:
+    where = (rel_dir + "/" if rel_dir else "") + IGNORE_FILE
+    for pattern in spec.patterns:
+        compiled = getattr(pattern, "regex", None)
+        if compiled is not None:
+            setattr(pattern, "regex", _BoundedRegex(compiled, pattern, where))  # noqa: B010 (typed as re.Pattern)
+    return spec
 
 
 def file_info(path: Path, root: Path) -> FileInfo | None:

@@ -39,7 +39,8 @@ MAX_PATH_BYTES = 4000
 MAX_NAME_BYTES = 255
 
 
-def _char_problem(ch: str) -> str | None:
+def char_problem(ch: str) -> str | None:
+    """Why `ch` may not appear in a path the model names (None: it may); display escapes these too."""
     code = f"U+{ord(ch):04X}"
     name = unicodedata.name(ch, "unnamed character")
     category = unicodedata.category(ch)
@@ -70,7 +71,7 @@ def check_text(raw: str) -> None:
     for ch in raw:
         if ch.isascii() and ch.isprintable() and ch != "\\":
             continue
-        problem = _char_problem(ch)
+        problem = char_problem(ch)
         if problem:
             raise PathRefused(f"{raw!a} {problem}")
 

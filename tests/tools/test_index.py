@@ -126,7 +126,7 @@ async def test_without_a_watcher_the_index_rescans_each_use(tmp_path: Path, monk
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError(28, "inotify watch limit reached")
 
-    monkeypatch.setattr("punie_acp.workspace.index.awatch", broken)
+    monkeypatch.setattr("punie_acp.workspace.watch.RustNotify", broken)
     (tmp_path / "a.py").write_text("\n")
     session, _ = new_session(tmp_path)
     assert (await call(session, "list_files")).raw_output == "a.py"
@@ -179,3 +179,40 @@ async def test_a_cancelled_or_failed_first_build_leaves_a_usable_index(tmp_path:
     assert [rel for rel, _ in await index.files()] == ["a.py"]
     assert index.watching
     await index.aclose()
+
+
+async def test_indexes_of_one_root_share_one_watcher(tmp_path: Path) -> None:
+    from punie_acp.workspace import watch
+
+    root = tmp_path.resolve()
+    (root / "a.py").write_text("\n")
+    before = watch.watched_roots()
+    first, second = FileIndex(root), FileIndex(root)
+    assert await _names(first) == ["a.py"] and await _names(second) == ["a.py"]
+    assert first.watching and second.watching
+    assert watch.watched_roots() == before + 1  # one thread, one inotify instance for both
+    (root / "b.py").write_text("\n")
+    await settle(first, lambda files: "b.py" in files)
+    await settle(second, lambda files: "b.py" in files)
+    await first.aclose()
+    (root / "c.py").write_text("\n")  # the other session's index still follows changes
+    await settle(second, lambda files: "c.py" in files)
+    await second.aclose()
+    assert watch.watched_roots() == before
+
+
+async def test_past_the_watched_roots_limit_an_index_rescans_per_use(tmp_path: Path, monkeypatch: Any) -> None:
+    from punie_acp.workspace import watch
+
+    monkeypatch.setattr(watch, "MAX_WATCHED_ROOTS", watch.watched_roots() + 1)
+    one, two = tmp_path / "one", tmp_path / "two"
+    for root in (one, two):
+        root.mkdir()
+        (root / "a.py").write_text("\n")
+    watched, unwatched = FileIndex(one.resolve()), FileIndex(two.resolve())
+    assert await _names(watched) == ["a.py"] and watched.watching
+    assert await _names(unwatched) == ["a.py"] and unwatched.state == "unwatched"
+    (two / "b.py").write_text("\n")
+    assert await _names(unwatched) == ["a.py", "b.py"]
+    await watched.aclose()
+    await unwatched.aclose()

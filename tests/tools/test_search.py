@@ -180,3 +180,63 @@ async def test_update_plan_emits_a_plan(tmp_path: Path) -> None:
     ]
     empty = await call(session, "update_plan", entries=[])
     assert not empty.ok and "at least one entry" in empty.raw_output
+
+
+async def test_glob_semantics_are_kept_on_the_bounded_matcher(repo: Path) -> None:
+    session, _ = new_session(repo)
+    assert (await call(session, "list_files", pattern="pkg/*/*.env")).raw_output == "pkg/deeper/secret.env"
+    not_m = (await call(session, "list_files", pattern="[!m]*.py")).raw_output
+    assert not_m.splitlines() == ["pkg/__init__.py", "pkg/core.py", "pkg/generated_keep.py"]
+    assert (await call(session, "list_files", pattern="**/*.md")).raw_output == "docs/guide.md"
+    assert (await call(session, "grep", pattern="MAIN", glob="pkg/*")).raw_output == "pkg/generated_keep.py:1: MAIN = 1"
+    await session.workspace.aclose()
+
+
+async def test_a_catastrophic_pattern_fails_the_call_with_a_message(tmp_path: Path) -> None:
+    (tmp_path / "evil.txt").write_text("a" * 40 + "!\n")
+    session, _ = new_session(tmp_path)
+    slow = await call(session, "grep", pattern="(a|a)+$")
+    assert not slow.ok and "backtracks catastrophically" in slow.raw_output and "evil.txt:1" in slow.raw_output
+    # Python `re` syntax, back-references and look-arounds included, still works.
+    (tmp_path / "ok.txt").write_text("abab\nfoo(bar)\n")
+    same = await call(session, "grep", pattern=r"(ab)\1|(?<=foo)\(bar\)", path="ok.txt")
+    assert same.raw_output == "ok.txt:1: abab\nok.txt:2: foo(bar)"
+    await session.workspace.aclose()
+
+
+def test_a_cancelled_scan_stops_at_the_next_line(tmp_path: Path) -> None:
+    import threading
+
+    from punie_acp.tools.search import _scan
+    from punie_acp.workspace.patterns import compile_search
+
+    (tmp_path / "a.txt").write_text("hit\n" * 10)
+    stop = threading.Event()
+    target = [("a.txt", tmp_path.resolve() / "a.txt")]
+    assert len(_scan(tmp_path.resolve(), target, compile_search("hit"), stop).lines) == 10
+    stop.set()  # what grep does when its turn is cancelled and the thread abandoned
+    assert _scan(tmp_path.resolve(), target, compile_search("hit"), stop).lines == []
+
+
+def test_patterns_are_measured_before_regex_unrolls_them() -> None:
+    from punie_acp.workspace.patterns import MAX_EXPANDED_SIZE, PatternError, compile_search, expanded_size
+
+    assert expanded_size("a{100}b{100}") < 300
+    assert expanded_size("(?:(?:a{1000}){1000})") > MAX_EXPANDED_SIZE
+    assert expanded_size(r"\{1000\}[{]1000}") < 20  # escaped and bracketed braces are literals
+    with pytest.raises(PatternError, match="counted repetitions"):
+        compile_search("(?:(?:(?:a{100}){100}){100}){10}")
+    assert compile_search(r"x{2,3}").search("xxx")
+
+
+def test_a_gitignore_pattern_that_runs_out_of_time_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from punie_acp.workspace import listing
+
+    (tmp_path / ".gitignore").write_text("*.log\n(a|a)*\n")
+    rules = IgnoreRules(tmp_path)
+    # Give every match no time at all: the rules must fail open, not raise or hang.
+    monkeypatch.setattr(listing, "LINE_SECONDS", 0.0)
+    assert not rules.ignored("x.log", False)
+    monkeypatch.setattr(listing, "LINE_SECONDS", 1.0)
+    assert not rules.ignored("x.log", False)  # dropped for good once it ran out of time
+    assert IgnoreRules(tmp_path).ignored("x.log", False)  # fresh rules (a new walk) try again
