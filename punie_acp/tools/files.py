@@ -76,6 +76,30 @@ def _probe_binary(root: Path, target: Path) -> bool:
         return looks_binary(handle.read(BINARY_PROBE))
 
 
+async def _read_from_editor(
+    deps: ToolContext, target: Path, path: str, offset: int, limit: int, notes: list[str]
+) -> tuple[list[str], bool]:
+    if await anyio.to_thread.run_sync(_probe_binary, deps.workspace.root, target):
+        raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
+    # The editor's buffer is the truth: it may hold unsaved changes.
+    text, surrogates = encodable(await editor_read(deps.host, target, path, line=offset, limit=limit + 1))
+    if surrogates:
+        notes.append(f"the editor sent {surrogates} invalid character(s) (lone surrogates); shown as U+FFFD")
+    lines = [_cut(line) for line in text.splitlines(keepends=True)]
+    return lines[:limit], len(lines) > limit
+
+
+async def _read_from_disk(
+    root: Path, target: Path, path: str, offset: int, limit: int, notes: list[str]
+) -> tuple[list[str], bool]:
+    lines, more, binary, replaced = await anyio.to_thread.run_sync(_read_local, root, target, offset - 1, limit)
+    if binary:
+        raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
+    if replaced:
+        notes.append(f"{replaced} line(s) hold bytes that are not UTF-8; they are shown as U+FFFD")
+    return lines, more
+
+
 @fails_softly
 async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, limit: int = DEFAULT_LINE_LIMIT) -> str:
     """Read a text file in the project.
@@ -94,26 +118,12 @@ async def read_file(ctx: RunContext[ToolContext], path: str, offset: int = 1, li
         raise ToolFailed(f"{path!r} does not exist (or is not a regular file); use list_files to find it")
     offset = max(offset, 1)
     limit = max(min(limit, DEFAULT_LINE_LIMIT), 1)
-    notes = []
+    notes: list[str] = []
     try:
         if deps.host.capabilities.read_text_file:
-            if await anyio.to_thread.run_sync(_probe_binary, workspace.root, target):
-                raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
-            # The editor's buffer is the truth: it may hold unsaved changes.
-            text, surrogates = encodable(await editor_read(deps.host, target, path, line=offset, limit=limit + 1))
-            if surrogates:
-                notes.append(f"the editor sent {surrogates} invalid character(s) (lone surrogates); shown as U+FFFD")
-            lines = [_cut(line) for line in text.splitlines(keepends=True)]
-            more = len(lines) > limit
-            lines = lines[:limit]
+            lines, more = await _read_from_editor(deps, target, path, offset, limit, notes)
         else:
-            lines, more, binary, replaced = await anyio.to_thread.run_sync(
-                _read_local, workspace.root, target, offset - 1, limit
-            )
-            if binary:
-                raise ToolFailed(f"{path!r} is a binary file; it cannot be read as text")
-            if replaced:
-                notes.append(f"{replaced} line(s) hold bytes that are not UTF-8; they are shown as U+FFFD")
+            lines, more = await _read_from_disk(workspace.root, target, path, offset, limit, notes)
     except (PathRefused, OSError) as exc:
         raise ToolFailed(f"cannot read {path!r}: {exc}") from exc
     if not lines:

@@ -68,7 +68,7 @@ def pinned_program(name: str) -> Program | None:
     """punie's own ruff or ty: the binary its installed package ships (never a PATH lookup)."""
     try:
         if name == "ruff":
-            from ruff import find_ruff_bin  # type: ignore[import-untyped]
+            from ruff import find_ruff_bin
 
             found = find_ruff_bin()
         elif name == "ty":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import regex  # type: ignore[import-untyped]  # no stubs are published for it
+import regex
 from pathspec import GitIgnoreSpec
 
 from punie_acp.workspace.patterns import LINE_SECONDS

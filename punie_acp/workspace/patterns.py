@@ -18,7 +18,7 @@ import fnmatch
 import time
 from typing import Any
 
-import regex  # type: ignore[import-untyped]  # no stubs are published for it
+import regex
 
 MAX_PATTERN_CHARS = 1000
 MAX_EXPANDED_SIZE = 100_000  # atoms after counted repetitions are unrolled
