@@ -90,8 +90,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ModelNotAvailable as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
+    from punie_acp.tools.children import reaping
+
     try:
-        asyncio.run(serve_stdio(settings, backend, protocol_fd, early))
+        asyncio.run(reaping(serve_stdio(settings, backend, protocol_fd, early)))
     except KeyboardInterrupt:
         return 130
     return 0
@@ -106,4 +108,6 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_file)
-    return asyncio.run(run_ask(settings, args.prompt, args.cwd, allow=args.yes))
+    from punie_acp.tools.children import reaping
+
+    return asyncio.run(reaping(run_ask(settings, args.prompt, args.cwd, allow=args.yes)))

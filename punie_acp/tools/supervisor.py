@@ -1,0 +1,224 @@
+"""Run one command so that nothing it starts outlives it, the tool call, or the server.
+
+`process.py` starts this file as `python -I -S supervisor.py STATUS_FD GRACE CWD -- ARGV…` in a
+new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
+there as "stop now", which is what the server sends on a timeout or a cancel (it closes its end)
+and what the kernel sends when the server dies in any way, SIGKILL included (it closes every fd
+of a dead process). The rules:
+
+- stdin at EOF, or SIGTERM/SIGINT/SIGHUP to the supervisor: kill everything, then exit.
+- the command exits: kill whatever it left running, then exit with the command's status (a
+  command killed by signal N makes the supervisor die by N too, so the server sees the same).
+
+It reports on STATUS_FD: "ok<TAB>PID" once the command runs (or "error<TAB>ERRNO<TAB>…" when
+it cannot start), and "done" once everything is gone; without "done" the server knows the
+supervisor itself was killed and kills the command's process group itself.
+
+"Everything" is every descendant. On Linux the supervisor is a child subreaper
+(PR_SET_CHILD_SUBREAPER): a process that calls setsid() or double-forks leaves the command's
+process group but, once orphaned, is re-parented to the supervisor rather than to init, so a
+walk of /proc from the supervisor still finds it. Elsewhere (macOS) there is no subreaper: the
+walk uses `/bin/ps` and the command's process group is signalled too, which misses only an
+orphan that also left the group.
+
+Killing: SIGTERM (then SIGCONT, so stopped processes see it) to all, up to GRACE s for them to
+exit, then SIGKILL sweeps until none is left (a sweep also catches what forked meanwhile).
+
+Stdlib only, and run with `-I -S`: no site-packages, no PYTHON* variables, nothing from the
+project directory on sys.path. The command is started in CWD; the supervisor itself is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+SWEEP_PAUSE = 0.02  # seconds between checks while processes are going away
+MAX_KILL_SWEEPS = 500  # a fork bomb must not keep the supervisor sweeping for ever
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux only); False where the platform has no such thing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+
+
+def process_table() -> dict[int, tuple[int, bool]]:
+    """pid -> (parent pid, alive) for every process we can see; zombies are not alive."""
+    table: dict[int, tuple[int, bool]] = {}
+    if os.path.isdir("/proc/self"):
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as stat_file:
+                    stat = stat_file.read()
+            except OSError:
+                continue  # gone meanwhile
+            fields = stat[stat.rfind(b")") + 2 :].split()  # state ppid …
+            table[int(name)] = (int(fields[1]), fields[0] not in (b"Z", b"X"))
+        return table
+    # An absolute path: the command's PATH may put the project's own `ps` first.
+    listing = subprocess.run(
+        ["/bin/ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit():
+            table[int(parts[0])] = (int(parts[1]), not parts[2].startswith("Z"))
+    return table
+
+
+def descendants(root: int, table: dict[int, tuple[int, bool]]) -> list[int]:
+    """The living processes below `root` in the parent tree."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _alive) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: list[int] = []
+    stack = list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        if table[pid][1]:
+            found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+class Supervisor:
+    def __init__(self, grace: float, subreaper: bool) -> None:
+        self.grace = grace
+        self.subreaper = subreaper
+        self.command_pid = 0
+        self.command_status: int | None = None  # the raw wait status once the command is reaped
+
+    def reap(self) -> None:
+        """Collect every exited child (descendants we adopted included), noting the command's status."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.command_pid:
+                self.command_status = status
+
+    def living(self) -> list[int]:
+        return descendants(os.getpid(), process_table())
+
+    def _group_alive(self) -> bool:
+        if self.subreaper or not self.command_pid:
+            return False
+        try:
+            os.killpg(self.command_pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def signal_all(self, sig: int) -> bool:
+        """Send `sig` to every living descendant (and, without a subreaper, the command's group)."""
+        pids = self.living()
+        for pid in pids:
+            with contextlib.suppress(OSError):  # exited meanwhile
+                os.kill(pid, sig)
+        group = self._group_alive()
+        if group:
+            try:
+                os.killpg(self.command_pid, sig)
+            except OSError:
+                group = False
+        return bool(pids) or group
+
+    def kill_everything(self) -> None:
+        self.reap()
+        if self.signal_all(signal.SIGTERM):
+            self.signal_all(signal.SIGCONT)
+            deadline = time.monotonic() + self.grace
+            while time.monotonic() < deadline:
+                time.sleep(SWEEP_PAUSE)
+                self.reap()
+                if not self.living() and not self._group_alive():
+                    return
+        for _ in range(MAX_KILL_SWEEPS):
+            self.reap()
+            if not self.signal_all(signal.SIGKILL):
+                break
+            time.sleep(SWEEP_PAUSE)
+        self.reap()
+
+
+def _report(status_fd: int, text: str) -> None:
+    os.write(status_fd, (text + "\n").encode("utf-8", errors="replace"))
+
+
+def _exit_like(status: int | None) -> None:
+    """Exit with the command's status: its exit code, or death by the same signal."""
+    if status is None:
+        os._exit(1)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # dying by SIGSEGV & co must not dump our core
+        if number not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot have handlers
+            signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)  # only reached for a signal that does not terminate
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def main(argv: list[str]) -> None:
+    status_fd, grace, cwd = int(argv[1]), float(argv[2]), argv[3]
+    command = argv[5:]  # argv[4] is "--"
+    supervisor = Supervisor(grace, become_subreaper())
+    stop_requested: list[int] = []
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)  # every signal (SIGCHLD included) wakes the select below
+    signal.signal(signal.SIGCHLD, lambda _n, _f: None)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, lambda n, _f: stop_requested.append(n))
+    try:
+        child = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        _report(status_fd, f"error\t{exc.errno or 0}\t{exc.strerror or exc}\t{exc.filename or ''}")
+        os._exit(127)
+    supervisor.command_pid = child.pid
+    _report(status_fd, f"ok\t{child.pid}")
+    control_open = True
+    while True:
+        supervisor.reap()
+        if supervisor.command_status is not None or stop_requested or not control_open:
+            break
+        ready, _, _ = select.select([0, wake_read], [], [])
+        if wake_read in ready:
+            try:
+                while os.read(wake_read, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        if 0 in ready and not os.read(0, 512):
+            control_open = False  # the server closed its end, or died
+    supervisor.kill_everything()
+    _report(status_fd, "done")  # the server checks this: no "done" means we were killed, and it cleans up
+    child.returncode = 0  # reaped above by waitpid(-1); keep Popen from waiting on it again
+    _exit_like(supervisor.command_status)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
