@@ -110,6 +110,8 @@ class PunieAgent:
             await client.session_update(session_id=session_id, update=update)
 
         sender = UpdateSender(send)
+        if isinstance(session.host, AcpEditorHost):
+            session.host.before_asking = sender.flush
         scope = anyio.CancelScope()
         try:
             session.begin_turn(scope)
