@@ -122,9 +122,10 @@ async def start_supervised(
     """
     status_read, status_write = os.pipe()
     control_read, control_write = os.pipe()
+    supervisor = [sys.executable, "-I", "-S", str(SUPERVISOR), str(status_write), str(os.getpid()), repr(grace)]
     try:
         proc = await anyio.open_process(
-            [sys.executable, "-I", "-S", str(SUPERVISOR), str(status_write), repr(grace), str(cwd), "--", *argv],
+            [*supervisor, str(cwd), "--", *argv],
             cwd="/",  # the supervisor runs nowhere near the project; only the command does
             env=dict(env) if env is not None else None,
             stdin=control_read,
@@ -142,11 +143,16 @@ async def start_supervised(
         os.close(control_read)
     supervised = Supervised(proc, control_write, status_read, grace)
     _live.add(supervised)
-    report = (await anyio.to_thread.run_sync(_read_line, status_read)).decode("utf-8", errors="replace")
-    kind, _, rest = report.rstrip("\n").partition("\t")
-    if kind == "ok" and rest.isdigit():
+    first = await anyio.to_thread.run_sync(_read_line, status_read)
+    kind, _, rest = first.decode("utf-8", errors="replace").rstrip("\n").partition("\t")
+    if kind == "pid" and rest.isdigit():
         supervised.command_pid = int(rest)
+        second = await anyio.to_thread.run_sync(_read_line, status_read)
+        kind, _, rest = second.decode("utf-8", errors="replace").rstrip("\n").partition("\t")
+    if kind == "ok" or (kind == "" and supervised.command_pid):  # "": it ran and killed us already
         return supervised
+    if kind == "error":
+        supervised.command_pid = 0  # it never ran: there is no process group to clean up
     await supervised.stopped()
     supervised.forget()
     if kind == "error":

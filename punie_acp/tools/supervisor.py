@@ -1,17 +1,18 @@
 """Run one command so that nothing it starts outlives it, the tool call, or the server.
 
-`process.py` starts this file as `python -I -S supervisor.py STATUS_FD GRACE CWD -- ARGV…` in a
+`process.py` starts this file as `python -I -S supervisor.py STATUS_FD SERVER_PID GRACE CWD -- ARGV…` in a
 new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
 there as "stop now", which is what the server sends on a timeout or a cancel (it closes its end)
 and what the kernel sends when the server dies in any way, SIGKILL included (it closes every fd
 of a dead process). The rules:
 
-- stdin at EOF, or SIGTERM/SIGINT/SIGHUP to the supervisor: kill everything, then exit.
+- stdin at EOF, or SIGTERM/SIGINT/SIGHUP to the supervisor (on Linux also the parent-death
+  signal, a second trigger the command cannot defeat): kill everything, then exit.
 - the command exits: kill whatever it left running, then exit with the command's status (a
   command killed by signal N makes the supervisor die by N too, so the server sees the same).
 
-It reports on STATUS_FD: "ok<TAB>PID" once the command runs (or "error<TAB>ERRNO<TAB>…" when
-it cannot start), and "done" once everything is gone; without "done" the server knows the
+It reports on STATUS_FD, a line each: "pid<TAB>PID" before the command runs, then "ok" (or
+"error<TAB>ERRNO<TAB>…" when it cannot start), and "done" once everything is gone; without "done" the server knows the
 supervisor itself was killed and kills the command's process group itself.
 
 "Everything" is every descendant. On Linux the supervisor is a child subreaper
@@ -38,19 +39,31 @@ import subprocess
 import sys
 import time
 
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 SWEEP_PAUSE = 0.02  # seconds between checks while processes are going away
 MAX_KILL_SWEEPS = 500  # a fork bomb must not keep the supervisor sweeping for ever
 
 
-def become_subreaper() -> bool:
-    """Adopt orphaned descendants (Linux only); False where the platform has no such thing."""
+def harden(server_pid: int) -> bool:
+    """Linux only (False elsewhere): adopt orphaned descendants, and make the server's death felt.
+
+    - child subreaper: orphans below us come to us, not to init;
+    - not dumpable: the command (same user) cannot open /proc/<us>/fd/0 to hold our control
+      pipe open, which would hide the server's death; the flag is reset for it on exec;
+    - parent-death signal: SIGTERM when the server dies, a second trigger beside the pipe.
+    """
     if not sys.platform.startswith("linux"):
         return False
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != server_pid:  # the server died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
     return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
 
 
@@ -181,10 +194,57 @@ def _exit_like(status: int | None) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
+def _child(command: list[str], cwd: str, go: int, errors: int) -> None:
+    """In the forked child: wait until the server knows our pid, then become the command."""
+    try:
+        if not os.read(go, 1):
+            os._exit(127)  # the supervisor is gone: run nothing
+        os.setsid()  # its own session and process group
+        os.chdir(cwd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)  # empty stdin (and no control pipe); stdout and stderr are ours
+        os.closerange(3, errors)
+        os.closerange(errors + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec would keep that
+            signal.signal(sig, signal.SIG_DFL)
+        os.execvp(command[0], command)
+    except OSError as exc:
+        why = f"{exc.errno or 0}\t{exc.strerror or exc}\t{exc.filename or command[0]}"
+        os.write(errors, why.encode(errors="replace"))
+    os._exit(127)
+
+
+def start_command(command: list[str], cwd: str, status_fd: int) -> int:
+    """Fork and exec the command; its pid goes to the server before it runs a single instruction.
+
+    (A command quick enough could otherwise kill us before we said which process it is.)
+    Exits when the command cannot be started, after reporting why.
+    """
+    go_read, go_write = os.pipe()
+    errors_read, errors_write = os.pipe()  # close-on-exec: EOF here means the exec worked
+    pid = os.fork()
+    if pid == 0:
+        _child(command, cwd, go_read, errors_write)
+    os.close(go_read)
+    os.close(errors_write)
+    _report(status_fd, f"pid\t{pid}")
+    os.write(go_write, b"g")
+    os.close(go_write)
+    failure = b""
+    while chunk := os.read(errors_read, 4096):
+        failure += chunk
+    os.close(errors_read)
+    if failure:
+        _report(status_fd, "error\t" + failure.decode("utf-8", errors="replace"))
+        os.waitpid(pid, 0)
+        os._exit(127)
+    _report(status_fd, "ok")
+    return pid
+
+
 def main(argv: list[str]) -> None:
-    status_fd, grace, cwd = int(argv[1]), float(argv[2]), argv[3]
-    command = argv[5:]  # argv[4] is "--"
-    supervisor = Supervisor(grace, become_subreaper())
+    status_fd, server_pid, grace, cwd = int(argv[1]), int(argv[2]), float(argv[3]), argv[4]
+    command = argv[6:]  # argv[5] is "--"
     stop_requested: list[int] = []
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)
@@ -193,13 +253,9 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGCHLD, lambda _n, _f: None)
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda n, _f: stop_requested.append(n))
-    try:
-        child = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
-        _report(status_fd, f"error\t{exc.errno or 0}\t{exc.strerror or exc}\t{exc.filename or ''}")
-        os._exit(127)
-    supervisor.command_pid = child.pid
-    _report(status_fd, f"ok\t{child.pid}")
+    supervisor = Supervisor(grace, harden(server_pid))
+    pid = start_command(command, cwd, status_fd)
+    supervisor.command_pid = pid
     control_open = True
     while True:
         supervisor.reap()
@@ -216,7 +272,6 @@ def main(argv: list[str]) -> None:
             control_open = False  # the server closed its end, or died
     supervisor.kill_everything()
     _report(status_fd, "done")  # the server checks this: no "done" means we were killed, and it cleans up
-    child.returncode = 0  # reaped above by waitpid(-1); keep Popen from waiting on it again
     _exit_like(supervisor.command_status)
 
 

@@ -140,3 +140,39 @@ async def test_a_command_that_kills_its_supervisor_leaves_nothing_behind(tmp_pat
         await until(lambda: not survivors(pids))
         final = client.tool_events(sid)[-1]
         assert final.status == "failed" and "SIGKILL" in final.raw_output
+
+
+async def test_a_command_holding_the_control_pipe_still_dies_with_the_server(tmp_path: Path, project: Path) -> None:
+    """It reopens its supervisor's control pipe through /proc to keep it from ever seeing EOF."""
+    command = (
+        "exec 3>/proc/$PPID/fd/0 4>/proc/$PPID/fd/0 || echo could-not-reopen; "
+        "setsid sleep 300 & echo $! >> pids; echo $$ >> pids; wait"
+    )
+    client = RecordingClient("allow_once")
+    model = write_script(tmp_path, calls(("run_command", {"command": command, "timeout": 3000})))
+    async with punie_server(client, model, tmp_path) as (conn, server):
+        sid = await start_session(conn, client, project)
+        prompt = asyncio.ensure_future(conn.prompt(session_id=sid, prompt=text_prompt("go")))
+        await until(lambda: len(pids_in(project / "pids")) == 2)
+        pids = pids_in(project / "pids")
+        server.kill()
+        await asyncio.wait_for(server.wait(), 60)
+        prompt.cancel()
+    try:
+        await until(lambda: not survivors(pids))
+    except TimeoutError:
+        pytest.fail(f"alive long after the server was SIGKILLed: {survivors(pids)}")
+
+
+async def test_a_flood_of_background_children_is_killed_on_timeout(tmp_path: Path, project: Path) -> None:
+    command = "for i in $(seq 200); do sleep 300 & echo $! >> pids; done; setsid sh -c 'sleep 300 & wait' & wait"
+    client = RecordingClient("allow_once")
+    model = write_script(tmp_path, calls(("run_command", {"command": command, "timeout": 3})))
+    async with punie_server(client, model, tmp_path) as (conn, _server):
+        sid = await start_session(conn, client, project)
+        response = await asyncio.wait_for(conn.prompt(session_id=sid, prompt=text_prompt("go")), 120)
+        assert response.stop_reason == "end_turn"
+        pids = pids_in(project / "pids")
+        assert len(pids) == 200
+        assert survivors(pids) == []  # the call ended only once its supervisor had killed them all
+        assert "timed out after 3 s" in client.tool_events(sid)[-1].raw_output
