@@ -53,7 +53,10 @@ def harden(server_pid: int) -> bool:
     - child subreaper: orphans below us come to us, not to init;
     - not dumpable: the command (same user) cannot open /proc/<us>/fd/0 to hold our control
       pipe open, which would hide the server's death; the flag is reset for it on exec;
-    - parent-death signal: SIGTERM when the server dies, a second trigger beside the pipe.
+    - parent-death signal: SIGTERM when the server dies, a second trigger beside the pipe. (It
+      fires when the *thread* that started us ends; the server starts commands from its event
+      loop's thread, which lives as long as the server. Were it ever a short-lived thread, the
+      symptom would be a command stopped early, never one left running.)
     """
     if not sys.platform.startswith("linux"):
         return False

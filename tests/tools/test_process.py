@@ -200,3 +200,16 @@ async def test_the_supervisor_ignores_python_settings_from_the_project(tmp_path:
     result = await run_process(sh("echo ran"), cwd=tmp_path, env=env, time_limit=60)
     assert result.ok and result.output == "ran\n"
     assert not marker.exists()
+
+
+async def test_stopped_and_term_ignoring_escapees_are_killed_on_timeout(tmp_path: Path) -> None:
+    """A process that left the group, ignores SIGTERM and stopped itself (SIGSTOP) still goes."""
+    script = (
+        "setsid sh -c 'trap \"\" TERM; echo $$ >> pids; kill -STOP $$; sleep 1000' & "
+        "while [ ! -s pids ]; do sleep 0.05; done; echo ready; wait"
+    )
+    result = await run_process(sh(script), cwd=tmp_path, time_limit=2.0)
+    assert result.timed_out and "ready" in result.output
+    pids = pids_in(tmp_path / "pids")
+    assert len(pids) == 1
+    await wait_until(lambda: not any(alive(p) for p in pids))
