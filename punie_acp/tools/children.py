@@ -161,10 +161,6 @@ async def start_supervised(
     raise OSError(f"the process supervisor did not start (exit status {proc.returncode})")
 
 
-def live_count() -> int:
-    return len(_live)
-
-
 async def stop_all() -> None:
     """Stop every supervised command and wait for each (they stop in parallel)."""
     running = list(_live)

@@ -72,19 +72,26 @@ def harden(server_pid: int) -> bool:
 
 def process_table() -> dict[int, tuple[int, bool]]:
     """pid -> (parent pid, alive) for every process we can see; zombies are not alive."""
+    return proc_table() if os.path.isdir("/proc/self") else ps_table()
+
+
+def proc_table() -> dict[int, tuple[int, bool]]:
     table: dict[int, tuple[int, bool]] = {}
-    if os.path.isdir("/proc/self"):
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as stat_file:
-                    stat = stat_file.read()
-            except OSError:
-                continue  # gone meanwhile
-            fields = stat[stat.rfind(b")") + 2 :].split()  # state ppid …
-            table[int(name)] = (int(fields[1]), fields[0] not in (b"Z", b"X"))
-        return table
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rfind(b")") + 2 :].split()  # state ppid …
+        table[int(name)] = (int(fields[1]), fields[0] not in (b"Z", b"X"))
+    return table
+
+
+def ps_table() -> dict[int, tuple[int, bool]]:
+    """The same from ps (macOS and other systems without /proc)."""
     # An absolute path: the command's PATH may put the project's own `ps` first.
     listing = subprocess.run(
         ["/bin/ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat="],
@@ -92,6 +99,7 @@ def process_table() -> dict[int, tuple[int, bool]]:
         text=True,
         check=False,
     ).stdout
+    table: dict[int, tuple[int, bool]] = {}
     for line in listing.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit():

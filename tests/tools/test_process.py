@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import anyio
@@ -10,6 +12,7 @@ import pytest
 
 from punie_acp.tools.output import OutputCap, clean_text
 from punie_acp.tools.process import run_process
+from punie_acp.tools.supervisor import descendants, proc_table, ps_table
 from tests.support.terminals import alive, pids_in
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +216,22 @@ async def test_stopped_and_term_ignoring_escapees_are_killed_on_timeout(tmp_path
     pids = pids_in(tmp_path / "pids")
     assert len(pids) == 1
     await wait_until(lambda: not any(alive(p) for p in pids))
+
+
+def test_ps_and_proc_see_the_same_process_tree() -> None:
+    """The ps-based walk (macOS) finds what the /proc walk finds; a zombie counts as gone in both."""
+    live = subprocess.Popen(["sleep", "1000"])
+    zombie = subprocess.Popen(["true"])
+    try:
+        guard = time.monotonic() + 30  # a failure guard
+        while alive(zombie.pid):  # until it has exited and, unreaped, is a zombie
+            assert time.monotonic() < guard
+            time.sleep(0.01)
+        from_proc = descendants(os.getpid(), proc_table())
+        from_ps = descendants(os.getpid(), ps_table())
+        assert live.pid in from_proc and live.pid in from_ps
+        assert zombie.pid not in from_proc and zombie.pid not in from_ps
+    finally:
+        live.kill()
+        live.wait()
+        zombie.wait()
