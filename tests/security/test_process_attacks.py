@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.scripts import write_script
 from tests.security.hostile import calls
-from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
+from tests.support.acp_client import PUNIE, RecordingClient, punie_server, server_env, start_session, text_prompt
 from tests.support.terminals import alive, pids_in
 
 pytestmark = pytest.mark.anyio
@@ -176,3 +176,35 @@ async def test_a_flood_of_background_children_is_killed_on_timeout(tmp_path: Pat
         assert len(pids) == 200
         assert survivors(pids) == []  # the call ended only once its supervisor had killed them all
         assert "timed out after 3 s" in client.tool_events(sid)[-1].raw_output
+
+
+async def test_ctrl_c_on_punie_ask_kills_every_process_it_started_before_it_exits(
+    tmp_path: Path, project: Path
+) -> None:
+    (project / "daemon.py").write_text(DAEMON)
+    model = write_script(tmp_path, calls(("run_command", {"command": ESCAPES[0], "timeout": 3000})))
+    ask = await asyncio.create_subprocess_exec(
+        *PUNIE,
+        "ask",
+        "--yes",
+        "--model",
+        model,
+        "--cwd",
+        str(project),
+        "go",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=server_env(tmp_path),
+    )
+    try:
+        await until(lambda: len(pids_in(project / "pids")) == ESCAPES[1])
+        pids = pids_in(project / "pids")
+        ask.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(ask.wait(), 60)
+    finally:
+        if ask.returncode is None:
+            ask.kill()
+            await ask.wait()
+    assert survivors(pids) == [], f"alive after Ctrl-C: {survivors(pids)}"
+    assert code == 130
