@@ -131,8 +131,10 @@ def _serve(args: argparse.Namespace) -> int:
         # editor. Serve on; every prompt fails with this message, where the user looks.
         print(f"punie: {exc}", file=sys.stderr)
         backend = UnavailableBackend(str(exc))
+    from punie_acp.tools.children import reaping
+
     try:
-        asyncio.run(serve_stdio(settings, backend, protocol_fd, early))
+        asyncio.run(reaping(serve_stdio(settings, backend, protocol_fd, early)))
     except KeyboardInterrupt:
         return 130
     return 0
@@ -147,8 +149,10 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_file)
+    from punie_acp.tools.children import reaping
+
     cwd = os.path.abspath(os.path.expanduser(args.cwd))  # the core wants an absolute root
     try:
-        return asyncio.run(run_ask(settings, args.prompt, cwd, allow=args.yes))
+        return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, allow=args.yes)))
     except KeyboardInterrupt:
         return 130

@@ -121,6 +121,13 @@ class PunieAgent:
             await client.session_update(session_id=session_id, update=update)
 
         sender = UpdateSender(send)
+        try:
+            host = self._core.session(session_id).host
+        except CoreError as exc:
+            raise request_error(exc) from None
+        if isinstance(host, AcpEditorHost):
+            # A permission request must not overtake the queued tool-call updates it refers to.
+            host.before_asking = sender.flush
         outcome: TurnEnded | CoreError
         async with anyio.create_task_group() as tg:
             tg.start_soon(sender.run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -107,6 +108,8 @@ class AcpEditorHost:
         self._conn = conn
         self._session_id = session_id
         self._capabilities = capabilities
+        # Set per turn by the agent: sends the updates queued so far (see request_permission).
+        self.before_asking: Callable[[], Awaitable[None]] | None = None
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -124,6 +127,10 @@ class AcpEditorHost:
         await self._conn.write_text_file(session_id=self._session_id, path=str(path), content=content)
 
     async def request_permission(self, request: PermissionRequest) -> PermissionOutcome:
+        if self.before_asking is not None:
+            # Updates go out through a queue, requests directly: the editor must have seen the tool
+            # call (and what it showed so far) before it is asked about it.
+            await self.before_asking()
         tool_call = schema.ToolCallUpdate(
             tool_call_id=request.call_id,
             title=request.title,

@@ -92,6 +92,10 @@ class UpdateSender:
                 self._idle.set()
                 return
 
+    async def flush(self) -> None:
+        """Wait until everything pushed so far has been sent (before a request that refers to it)."""
+        await self._idle.wait()
+
     async def close(self) -> None:
         """Flush everything pushed so far, then stop the loop."""
         self._closed = True

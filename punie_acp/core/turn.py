@@ -36,7 +36,7 @@ from punie_acp.core.events import (
     TurnEnded,
     UsageReported,
 )
-from punie_acp.core.permissions import ActionDenied
+from punie_acp.core.permissions import PermissionCancelled
 from punie_acp.core.prompts import instructions
 from punie_acp.core.session import Session
 from punie_acp.core.tooling import AgentTool
@@ -134,10 +134,10 @@ class TurnRunner:
                 )
             except UsageLimitExceeded as exc:
                 return await self._stopped(emit, "max_turn_requests", f"Stopped: {exc}.")
-            except ActionDenied as exc:
-                if not exc.cancelled:
-                    raise
-                # The user cancelled a permission prompt: the turn ends as cancelled (ACP).
+            except PermissionCancelled as exc:
+                # The user cancelled a permission prompt: whatever the tool, the turn ends as cancelled (ACP).
+                if exc.call_id:
+                    await emit(ToolFinished(exc.call_id, ok=False, raw_output=str(exc)))
                 return TurnEnded("cancelled", str(exc))
             except OutputTokenLimitExceeded as exc:
                 # The reply (often a tool call) was cut off by max_tokens: retrying hits it again.

@@ -2,7 +2,8 @@
 
 The command line goes to `bash -c` (non-login, non-interactive; `/bin/sh -c` where bash is
 missing) with empty stdin, so the environment is the editor's own plus a few variables
-(`toolchain.env_overrides`). Every command asks permission per the session's mode first.
+(`toolchain.env_overrides`). Every command asks permission per the session's mode first; a
+local command runs under a supervisor (`process.py`) so that nothing it starts outlives it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pydantic_ai.exceptions import ToolFailed
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import TerminalContent, TextContent
 from punie_acp.core.host import PermissionRequest, Terminal, TerminalExit, TerminalSpec
-from punie_acp.core.permissions import ActionDenied
 from punie_acp.core.tooling import AgentTool
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 from punie_acp.tools.process import KILL_GRACE, guarded, run_process
@@ -160,10 +160,7 @@ async def run_command(
         raw_input={"command": command, "cwd": str(deps.workspace.root), "timeout": limit},
         content=(TextContent(fenced(command)),) if short(command) != command else (),
     )
-    try:
-        await deps.permissions.require("execute", request)
-    except ActionDenied as exc:
-        raise ToolFailed(f"{exc} (the command was not run)") from exc
+    await deps.permissions.require("execute", request)  # refused: a failed call; cancelled: the turn ends
     call_id = ctx.tool_call_id
     if deps.host.capabilities.terminal and call_id:
         text, ok = await guarded(lambda: _in_terminal(deps, call_id, command, limit))

@@ -6,7 +6,7 @@ offers that, else straight to disk with `safeio.write_atomic`. Current content c
 the editor too when it can read files: an unsaved buffer is what gets edited.
 
 A rejected prompt becomes a failed tool call the model sees; a cancelled prompt ends the
-turn (`ActionDenied(cancelled=True)` propagates to the turn runner).
+turn (the gate's rules, `core.permissions`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
-from punie_acp.core.events import DiffContent, Location, ToolFinished
+from punie_acp.core.events import DiffContent, Location
 from punie_acp.core.host import PermissionRequest
-from punie_acp.core.permissions import ActionDenied
 from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.errors import editor_read, editor_write, fails_softly
 from punie_acp.tools.files import resolve_or_fail
@@ -66,14 +65,7 @@ async def _apply(
         await deps.report(call_id, content=(diff,), locations=(Location(target, line),))
     verb = "Create" if old is None else "Edit"
     request = PermissionRequest(call_id=call_id, title=f"{verb} {rel}", kind="edit", raw_input=args, content=(diff,))
-    try:
-        await deps.permissions.require("edit", request)
-    except ActionDenied as exc:
-        if exc.cancelled:
-            if call_id:
-                await deps.emit(ToolFinished(call_id, ok=False, raw_output=str(exc)))
-            raise  # ends the turn as cancelled
-        raise ToolFailed(str(exc)) from exc
+    await deps.permissions.require("edit", request)  # refused: a failed call; cancelled: the turn ends
     # The prompt may have been open for minutes: check the path and the content again.
     if resolve_or_fail(deps.workspace, args["path"], for_write=True) != target:
         raise ToolFailed(f"{rel!r} changed while waiting for permission; nothing was written")

@@ -1,14 +1,15 @@
-"""Local subprocesses for tools: own session, capped output, a live tail, and no survivors.
+"""Local subprocesses for tools: capped output, a live tail, and no survivors.
 
-Every process starts in a new session (so its own process group). Timeouts and cancellation
-send SIGTERM to the whole group, then SIGKILL to whatever is left after a grace period; when
-the command's shell exits normally, anything it left running in the background gets the same.
+Every command runs under its own supervisor (`supervisor.py`, started by `children.py`).
+Timeouts and cancellation tell the supervisor to stop: it sends SIGTERM to every process the
+command started (also those that left its process group), then SIGKILL to whatever is left
+after a grace period; when the command exits normally, anything it left running in the
+background gets the same. The server dying, even by SIGKILL, has the same effect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from typing import TypeVar
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
+from punie_acp.tools.children import Supervised, start_supervised
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 
 LIVE_BYTES = 8_000  # the live view in the editor shows this much of the latest output
@@ -84,54 +86,11 @@ async def guarded(work: Callable[[], Awaitable[T]]) -> T:
         raise
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is still in the group."""
-    if os.path.exists("/proc/self/stat"):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = Path(entry.path, "stat").read_bytes()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2 :].split()  # state ppid pgrp …
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-async def kill_group(pgid: int, grace: float = KILL_GRACE) -> None:
-    """SIGTERM the process group (waking stopped members), SIGKILL what is left after `grace` s."""
-    if not _signal_group(pgid, signal.SIGTERM):
-        return
-    _signal_group(pgid, signal.SIGCONT)
-    with anyio.move_on_after(grace):
-        while await anyio.to_thread.run_sync(_group_alive, pgid):  # noqa: ASYNC110 (no event to wait on)
-            await anyio.sleep(0.05)
-        return
-    _signal_group(pgid, signal.SIGKILL)
 
 
 async def _pump(stream: ByteReceiveStream | None, sinks: Sequence[OutputCap | None]) -> None:
@@ -166,8 +125,9 @@ async def _show_live(view: OutputCap, live: LiveView) -> None:
 
 
 async def _collect(
-    proc: Process, out: OutputCap, err: OutputCap, view: OutputCap | None, live: LiveView | None
+    supervised: Supervised, out: OutputCap, err: OutputCap, view: OutputCap | None, live: LiveView | None
 ) -> bool:
+    proc = supervised.proc
     pumps_done = anyio.Event()
     left_open = False
 
@@ -181,8 +141,8 @@ async def _collect(
         tg.start_soon(pumps)
         if live is not None and view is not None:
             tg.start_soon(_show_live, view, live)
-        await proc.wait()
-        await kill_group(proc.pid)  # whatever the command left running in the background
+        await proc.wait()  # the supervisor exits once the command and all it left behind are gone
+        await supervised.stopped()  # (and if it was killed instead, this kills the command's group)
         with anyio.move_on_after(DRAIN_AFTER_EXIT) as drain:
             await pumps_done.wait()
         left_open = drain.cancelled_caught
@@ -225,31 +185,30 @@ async def _run(
 ) -> ProcessResult:
     started = time.monotonic()
     with anyio.CancelScope(shield=True):  # once started, the process is always ours to clean up
-        proc = await anyio.open_process(
-            list(argv),
+        supervised = await start_supervised(
+            argv,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
+            env=env,
+            grace=KILL_GRACE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-            start_new_session=True,
         )
+    proc = supervised.proc
     out = OutputCap(head, tail)
     err = OutputCap(head, tail)
     view = OutputCap(0, LIVE_BYTES) if live is not None else None
-    finished = False
     try:
         with anyio.move_on_after(time_limit) as deadline:
-            left_open = await _collect(proc, out, err, view, live)
+            left_open = await _collect(supervised, out, err, view, live)
         if deadline.cancelled_caught:
             with anyio.CancelScope(shield=True):
-                await kill_group(proc.pid)
+                await supervised.stopped()
                 left_open = await _read_all(proc, out, err, view)
-        finished = True
     finally:
         with anyio.CancelScope(shield=True):
-            if not finished:  # cancelled or failed: nothing the command started may outlive the call
-                await kill_group(proc.pid)
+            # Cancelled, failed or done: nothing the command started may outlive the call.
+            await supervised.stopped()
+            supervised.forget()
             with anyio.move_on_after(KILL_GRACE + 1):
                 await proc.aclose()
     code = proc.returncode

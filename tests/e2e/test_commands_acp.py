@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from acp import schema
 
 from tests.e2e.scripts import write_script
 from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
@@ -129,7 +130,7 @@ async def test_rejected_command_never_runs(tmp_path: Path, project: Path, client
     assert not (project / "marker").exists()
     assert len(client.permission_requests) == 1
     final = client.tool_events(sid)[-1]
-    assert final.status == "failed" and "not run" in final.raw_output
+    assert final.status == "failed" and "not done" in final.raw_output
     if isinstance(client, TerminalClient):
         assert client.terminals.calls == []
 
@@ -148,3 +149,89 @@ async def test_ruff_check_reports_locations_to_the_editor(tmp_path: Path, projec
     final = events[-1]
     assert final.status == "completed"
     assert "calc.py:1:8: F401" in final.raw_output
+
+
+class OrderedClient(RecordingClient):
+    """Records updates and permission prompts in one list, in the order the editor saw them."""
+
+    def __init__(self, permission: str = "allow_once") -> None:
+        super().__init__(permission)
+        self.seen: list[tuple[str, Any]] = []
+
+    async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
+        self.seen.append(("update", update))
+        await super().session_update(session_id, update, **kwargs)
+
+    async def request_permission(
+        self, session_id: str, tool_call: schema.ToolCallUpdate, options: list[schema.PermissionOption], **kwargs: Any
+    ) -> schema.RequestPermissionResponse:
+        self.seen.append(("permission", tool_call))
+        return await super().request_permission(session_id, tool_call, options, **kwargs)
+
+    def statuses(self) -> list[str]:
+        """The tool call's life as the editor saw it: its statuses, with the prompt in its place."""
+        steps: list[str] = []
+        for what, item in self.seen:
+            if what == "permission":
+                steps.append("permission")
+            elif item.session_update == "tool_call" or (
+                item.session_update == "tool_call_update" and item.status is not None
+            ):
+                steps.append(item.status)
+        return steps
+
+
+CANCELLED_CALLS = [
+    ("run_command", {"command": "touch marker"}),
+    ("run_pytest", {"path": "."}),
+    ("write_file", {"path": "marker", "content": "x"}),
+]
+
+
+@pytest.mark.parametrize(("tool", "args"), CANCELLED_CALLS)
+async def test_a_cancelled_prompt_ends_the_turn_and_asks_nothing_more(
+    tmp_path: Path, project: Path, tool: str, args: dict[str, Any]
+) -> None:
+    client = OrderedClient("cancelled")
+    # The model would go on to try again; after a cancelled prompt it must not get the chance.
+    model = write_script(tmp_path, [[{"call": tool, "args": args}], [{"call": tool, "args": args}], [{"say": "x"}]])
+    async with punie_server(client, model, tmp_path) as (conn, _):
+        sid = await start_session(conn, client, project)
+        resp = await conn.prompt(session_id=sid, prompt=text_prompt("go"))
+    assert resp.stop_reason == "cancelled"
+    assert len(client.permission_requests) == 1
+    assert client.statuses() == ["pending", "permission", "failed"]  # never in progress
+    assert not (project / "marker").exists()
+    assert client.message_text(sid) == ""
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("run_command", {"command": "echo hi"}),
+        ("run_pytest", {"path": "hello.py"}),
+        ("write_file", {"path": "new.txt", "content": "x"}),
+        ("edit_file", {"path": "hello.py", "old_text": "42", "new_text": "43"}),
+    ],
+)
+async def test_in_progress_comes_after_the_grant_and_the_prompt_has_the_call_title(
+    tmp_path: Path, project: Path, tool: str, args: dict[str, Any]
+) -> None:
+    client = OrderedClient("allow_once")
+    async with punie_server(client, one_call(tmp_path, tool, args), tmp_path) as (conn, _):
+        sid = await start_session(conn, client, project)
+        resp = await conn.prompt(session_id=sid, prompt=text_prompt("go"))
+    assert resp.stop_reason == "end_turn"
+    assert client.statuses() == ["pending", "permission", "in_progress", "completed"]
+    [asked] = client.permission_requests
+    [start] = [e for e in client.tool_events(sid) if e.session_update == "tool_call"]
+    assert asked.title == start.title and asked.tool_call_id == start.tool_call_id
+
+
+async def test_a_tool_that_asks_nothing_goes_in_progress_at_once(tmp_path: Path, project: Path) -> None:
+    client = OrderedClient("cancelled")
+    async with punie_server(client, one_call(tmp_path, "read_file", {"path": "hello.py"}), tmp_path) as (conn, _):
+        sid = await start_session(conn, client, project)
+        resp = await conn.prompt(session_id=sid, prompt=text_prompt("go"))
+    assert resp.stop_reason == "end_turn"
+    assert client.statuses() == ["pending", "in_progress", "completed"]

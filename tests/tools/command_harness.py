@@ -15,7 +15,7 @@ import anyio
 
 from punie_acp.acp.updates import UpdateMapper
 from punie_acp.config import Settings
-from punie_acp.core.events import Event, TextContent, ToolFinished, ToolProgress
+from punie_acp.core.events import Event, TextContent, ToolFinished, ToolProgress, TurnEnded
 from punie_acp.core.host import EditorHost
 from punie_acp.core.session import Session
 from punie_acp.core.turn import TurnRunner
@@ -32,6 +32,7 @@ class ToolRun:
     events: list[Event] = field(default_factory=list)
     updates: list[Any] = field(default_factory=list)  # what an ACP client would have received
     cancelled: bool = False
+    ended: TurnEnded | None = None
 
     @property
     def finished(self) -> ToolFinished:
@@ -95,7 +96,7 @@ async def run_tool(
         with anyio.CancelScope() as scope:
             session.begin_turn(scope)
             try:
-                await runner.run(session, "go", emit)
+                run.ended = await runner.run(session, "go", emit)
             finally:
                 session.end_turn()
 

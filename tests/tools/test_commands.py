@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from punie_acp.config import Settings
-from punie_acp.core.events import TerminalContent, ToolFinished
+from punie_acp.core.events import TerminalContent, ToolFinished, ToolStarted
+from punie_acp.core.host import PermissionOutcome, PermissionRequest
 from punie_acp.tools.commands import clamp_timeout, fenced
 from tests.support.terminals import RecordingHost, TerminalHost, alive, pids_in
 from tests.tools.command_harness import ToolRun, run_tool, until
@@ -53,14 +55,67 @@ async def test_asks_permission_with_the_command(tmp_path: Path) -> None:
     assert request.raw_input["cwd"] == str(tmp_path.resolve())
 
 
-@pytest.mark.parametrize("outcome", ["reject_once", "reject_always", "cancelled"])
+@pytest.mark.parametrize("outcome", ["reject_once", "reject_always"])
 async def test_rejected_command_never_runs(tmp_path: Path, outcome: str) -> None:
     host = RecordingHost(outcome)  # type: ignore[arg-type]
     run = await run_tool(tmp_path, "run_command", {"command": "touch marker"}, host=host)
     assert not run.ok
-    assert "not run" in run.text
+    assert "rejected" in run.text and "not done" in run.text
     assert not (tmp_path / "marker").exists()
     assert len(host.permission_requests) == 1
+    assert run.ended is not None and run.ended.stop_reason == "end_turn"  # the model hears it and goes on
+    assert not any(p.started for p in run.progress)  # never in progress: it never ran
+
+
+@pytest.mark.parametrize("tool", ["run_command", "run_pytest"])
+async def test_cancelled_prompt_ends_the_turn(tmp_path: Path, tool: str) -> None:
+    host = RecordingHost("cancelled")
+    args = {"command": "touch marker"} if tool == "run_command" else {"path": "."}
+    run = await run_tool(tmp_path, tool, args, host=host)
+    assert run.ended is not None and run.ended.stop_reason == "cancelled"
+    assert not run.ok and "cancelled" in run.text
+    assert len([e for e in run.events if isinstance(e, ToolFinished)]) == 1  # finished once, by the turn runner
+    assert not (tmp_path / "marker").exists()
+    assert len(host.permission_requests) == 1
+    assert not any(p.started for p in run.progress)
+
+
+class EventsAtPrompt(RecordingHost):
+    """Notes, at each permission prompt, whether the call had already been reported started."""
+
+    def __init__(self, policy: PermissionOutcome) -> None:
+        super().__init__(policy)
+        self.run: ToolRun | None = None
+        self.started_before_prompt: list[bool] = []
+
+    async def request_permission(self, request: PermissionRequest) -> PermissionOutcome:
+        assert self.run is not None
+        self.started_before_prompt.append(any(p.started for p in self.run.progress))
+        return await super().request_permission(request)
+
+
+@pytest.mark.parametrize(("tool", "args"), [("run_command", {"command": "true"}), ("run_pytest", {"path": "."})])
+async def test_started_only_after_the_grant_and_the_prompt_reuses_the_call_title(
+    tmp_path: Path, tool: str, args: dict[str, Any]
+) -> None:
+    host = EventsAtPrompt("allow_once")
+
+    async def watch(run: ToolRun, cancel: Callable[[], None]) -> None:
+        host.run = run
+
+    run = await run_tool(tmp_path, tool, args, host=host, watch=watch)
+    assert host.started_before_prompt == [False]
+    assert len([p for p in run.progress if p.started]) == 1
+    [request] = host.permission_requests
+    started = next(e for e in run.events if isinstance(e, ToolStarted))
+    assert (request.title, request.call_id) == (started.title, started.call_id)
+
+
+async def test_a_tool_that_does_not_ask_is_started_at_once(tmp_path: Path) -> None:
+    run = await run_tool(tmp_path, "list_files", {})
+    assert run.ok
+    assert [type(e).__name__ for e in run.events][:2] == ["ToolStarted", "ToolProgress"]
+    assert run.progress[0].started
 
 
 async def test_read_only_mode_refuses_without_asking(tmp_path: Path) -> None:

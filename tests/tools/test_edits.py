@@ -99,7 +99,7 @@ async def test_write_creates_directories_and_keeps_the_file_mode(root: Path) -> 
     created = await call(session, "write_file", path="pkg/deep/new.py", content="x = 1\n")
     assert created.ok and created.raw_output == "Created pkg/deep/new.py (1 lines)"
     assert (root / "pkg" / "deep" / "new.py").read_text() == "x = 1\n"
-    assert editor.requests[0].title == "Create pkg/deep/new.py"
+    assert editor.requests[0].title == "Write pkg/deep/new.py"  # the tool call's own title
     [diff] = editor.requests[0].content
     assert isinstance(diff, DiffContent) and diff.old_text is None and diff.new_text == "x = 1\n"
     replaced = await call(session, "write_file", path="app.py", content="pass\n")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import anyio
@@ -9,6 +12,7 @@ import pytest
 
 from punie_acp.tools.output import OutputCap, clean_text
 from punie_acp.tools.process import run_process
+from punie_acp.tools.supervisor import descendants, proc_table, ps_table
 from tests.support.terminals import alive, pids_in
 
 pytestmark = pytest.mark.anyio
@@ -135,3 +139,99 @@ async def test_output_is_capped_in_the_middle(tmp_path: Path) -> None:
 async def test_missing_directory_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         await run_process(sh("true"), cwd=tmp_path / "nope", time_limit=10)
+
+
+# Escapes from the process group: a new session, a new session after a double fork (orphaned),
+# and one that also ignores SIGTERM. Each writes its pid; the shell then waits.
+ESCAPES = (
+    "setsid sleep 1000 & echo $! >> pids; "
+    "(setsid sh -c 'echo $$ >> pids; exec sleep 1000' &); "
+    "setsid sh -c 'trap \"\" TERM; echo $$ >> pids; exec sleep 1000' & "
+    "while [ $(wc -l < pids) -lt 3 ]; do sleep 0.05; done; echo ready"
+)
+
+
+async def test_timeout_kills_processes_that_left_the_process_group(tmp_path: Path) -> None:
+    result = await run_process(sh(ESCAPES + "; wait"), cwd=tmp_path, time_limit=2.0)
+    assert result.timed_out and "ready" in result.output
+    pids = pids_in(tmp_path / "pids")
+    assert len(pids) == 3
+    await wait_until(lambda: not any(alive(p) for p in pids))
+
+
+async def test_cancel_kills_processes_that_left_the_process_group(tmp_path: Path) -> None:
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+
+            async def run() -> None:
+                await run_process(sh(ESCAPES + "; wait"), cwd=tmp_path, time_limit=600)
+                raise AssertionError("the command should have been cancelled")
+
+            tg.start_soon(run)
+            await wait_until(lambda: len(pids_in(tmp_path / "pids")) == 3)
+            tg.cancel_scope.cancel()
+    pids = pids_in(tmp_path / "pids")
+    await wait_until(lambda: not any(alive(p) for p in pids))
+
+
+async def test_processes_that_left_the_group_die_when_the_command_ends(tmp_path: Path) -> None:
+    result = await run_process(sh(ESCAPES), cwd=tmp_path, time_limit=60)
+    assert result.ok and result.output == "ready\n"
+    pids = pids_in(tmp_path / "pids")
+    assert len(pids) == 3
+    # The call returns only once the supervisor has killed them: no waiting needed.
+    assert not any(alive(p) for p in pids)
+
+
+async def test_a_command_killed_by_a_signal_is_reported_so(tmp_path: Path) -> None:
+    result = await run_process(sh("kill -SEGV $$"), cwd=tmp_path, time_limit=60)
+    assert result.signal == "SIGSEGV" and result.exit_code is None
+    assert not list(tmp_path.glob("core*"))
+
+
+async def test_a_missing_program_raises_oserror_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as caught:
+        await run_process([str(tmp_path / "no-such-program")], cwd=tmp_path, time_limit=10)
+    assert "no-such-program" in str(caught.value)
+
+
+async def test_the_supervisor_ignores_python_settings_from_the_project(tmp_path: Path) -> None:
+    """A hostile project puts a sitecustomize.py on PYTHONPATH; the supervisor's Python never imports it."""
+    marker = tmp_path / "PWNED"
+    (tmp_path / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path), "PYTHONSTARTUP": str(tmp_path / "sitecustomize.py")}
+    result = await run_process(sh("echo ran"), cwd=tmp_path, env=env, time_limit=60)
+    assert result.ok and result.output == "ran\n"
+    assert not marker.exists()
+
+
+async def test_stopped_and_term_ignoring_escapees_are_killed_on_timeout(tmp_path: Path) -> None:
+    """A process that left the group, ignores SIGTERM and stopped itself (SIGSTOP) still goes."""
+    script = (
+        "setsid sh -c 'trap \"\" TERM; echo $$ >> pids; kill -STOP $$; sleep 1000' & "
+        "while [ ! -s pids ]; do sleep 0.05; done; echo ready; wait"
+    )
+    result = await run_process(sh(script), cwd=tmp_path, time_limit=2.0)
+    assert result.timed_out and "ready" in result.output
+    pids = pids_in(tmp_path / "pids")
+    assert len(pids) == 1
+    await wait_until(lambda: not any(alive(p) for p in pids))
+
+
+def test_ps_and_proc_see_the_same_process_tree() -> None:
+    """The ps-based walk (macOS) finds what the /proc walk finds; a zombie counts as gone in both."""
+    live = subprocess.Popen(["sleep", "1000"])
+    zombie = subprocess.Popen(["true"])
+    try:
+        guard = time.monotonic() + 30  # a failure guard
+        while alive(zombie.pid):  # until it has exited and, unreaped, is a zombie
+            assert time.monotonic() < guard
+            time.sleep(0.01)
+        from_proc = descendants(os.getpid(), proc_table())
+        from_ps = descendants(os.getpid(), ps_table())
+        assert live.pid in from_proc and live.pid in from_ps
+        assert zombie.pid not in from_proc and zombie.pid not in from_ps
+    finally:
+        live.kill()
+        live.wait()
+        zombie.wait()
