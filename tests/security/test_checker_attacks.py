@@ -281,7 +281,10 @@ async def test_file_names_that_look_like_options_stay_file_names(tmp_path: Path)
 
 
 async def test_config_files_linked_outside_are_not_read(tmp_path: Path) -> None:
-    """A committed pyproject.toml / ruff.toml / ty.toml that links to a file outside is not followed."""
+    """A committed ruff.toml / .ruff.toml / ty.toml that links to a file outside is not followed.
+
+    (A pyproject.toml linked outside is refused earlier, at session/new: tests/security/test_settings.py.)
+    """
     outside = Outside(tmp_path / "outside")
     hostile = outside.base / "hostile.toml"
     hostile.write_text(
@@ -289,7 +292,7 @@ async def test_config_files_linked_outside_are_not_read(tmp_path: Path) -> None:
         f'[tool.ty.rules]\n"{SECRET.lower()}" = "error"\n[rules]\n"{SECRET.lower()}" = "error"\n'
     )
     root = _root(tmp_path)
-    for name in ("pyproject.toml", "ruff.toml", "ty.toml"):
+    for name in ("ruff.toml", ".ruff.toml", "ty.toml"):
         (root / name).symlink_to(hostile)
     result = await run_attack(root, _all_checkers(), tmp_path / "log", mode="read-only")
     _verdict(result, outside)
