@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_POINTER = 4096  # a gitfile or commondir file is one short line
+MAX_ALTERNATES = 65_536
 MAX_ENTRIES = 200_000  # folders walked in a git directory before giving up
 
 
@@ -90,17 +91,28 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _read_pointer(path: Path, what: str) -> str:
-    """The one line of a gitfile or commondir file (git strips the line end)."""
+def read_small(path: Path, what: str, limit: int = MAX_POINTER) -> bytes:
+    """A short regular file (never a FIFO or device: opening one would block or have effects)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(os.path.realpath(path), flags)
     except OSError as exc:
         raise GitRefused(f"cannot read {what}: {exc.strerror}") from exc
     try:
-        data = os.read(fd, MAX_POINTER + 1)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise GitRefused(f"{what} is not a regular file")
+        data = os.read(fd, limit + 1)
     finally:
         os.close(fd)
-    if len(data) > MAX_POINTER or b"\0" in data:
+    if len(data) > limit:
+        raise GitRefused(f"{what} is larger than {limit} bytes")
+    return data
+
+
+def _read_pointer(path: Path, what: str) -> str:
+    """The one line of a gitfile or commondir file (git strips the line end)."""
+    data = read_small(path, what)
+    if b"\0" in data:
         raise GitRefused(f"{what} is not a git pointer file")
     return os.fsdecode(data).rstrip("\r\n")
 
@@ -133,7 +145,7 @@ def _common_dir(git_dir: Path, zone: Zone) -> Path:
         return git_dir
     if not zone.has(_real(pointer)):
         raise zone.refuse(f"{pointer} is a symlink pointing")
-    common = _real(git_dir / _read_pointer(_real(pointer), str(pointer)))
+    common = _real(git_dir / _read_pointer(pointer, str(pointer)))
     if not zone.has(common):
         raise zone.refuse(f"{pointer} (the common git directory of a linked worktree) points")
     return common
@@ -161,6 +173,7 @@ def _scandir(path: Path) -> Iterator[os.DirEntry[str]]:
 def _check_tree(path: Path, zone: Zone, seen: set[tuple[int, int]]) -> None:
     """Refuse any symlink under `path` (or `path` itself) whose target lies outside the zone."""
     stack = [path]
+    links: set[Path] = set()
     while stack:
         current = stack.pop()
         try:
@@ -173,15 +186,21 @@ def _check_tree(path: Path, zone: Zone, seen: set[tuple[int, int]]) -> None:
             target = _real(current)
             if not zone.has(target):
                 raise zone.refuse(f"{current} is a symlink pointing")
-            stack.append(target)
+            if current not in links:  # a symlink loop resolves to itself
+                links.add(current)
+                stack.append(target)
             continue
-        if not stat.S_ISDIR(info.st_mode) or (info.st_dev, info.st_ino) in seen:
+        if not stat.S_ISDIR(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):
+                raise GitRefused(f"{current} is not a regular file (a FIFO or device in .git); git would block on it")
+            continue
+        if (info.st_dev, info.st_ino) in seen:
             continue
         seen.add((info.st_dev, info.st_ino))
         if len(seen) > MAX_ENTRIES:
             raise GitRefused(f"{path} has too many folders to check")
         for entry in _scandir(current):
-            if entry.is_symlink() or entry.is_dir(follow_symlinks=False):
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
                 stack.append(Path(entry.path))
 
 
@@ -190,10 +209,7 @@ def _check_alternates(objects: Path, zone: Zone, seen: set[tuple[int, int]], dep
     listing = objects / "info" / "alternates"
     if depth > 5 or not os.path.lexists(listing):  # git stops following at depth 5
         return
-    try:
-        lines = _real(listing).read_bytes().decode("utf-8", "surrogateescape").splitlines()
-    except OSError as exc:
-        raise GitRefused(f"cannot read {listing}: {exc.strerror}") from exc
+    lines = read_small(listing, str(listing), MAX_ALTERNATES).decode("utf-8", "surrogateescape").splitlines()
     for line in lines:
         if not line or line.startswith("#"):
             continue

@@ -37,12 +37,11 @@ import anyio
 from anyio.abc import ByteReceiveStream
 from pydantic_ai.exceptions import ToolFailed
 
-from punie_acp.tools.gitlayout import GitLayout, GitRefused, find_layout
+from punie_acp.tools.gitlayout import GitLayout, GitRefused, find_layout, read_small
 from punie_acp.tools.process import ProcessResult, guarded, kill_group, run_process
 
 GIT_TIMEOUT = 30.0
 CAPTURE_LIMIT = 4_000_000
-MAX_HEAD = 4096
 MAX_INDEX_PATH = 65_536
 
 # Settings written into every private config: each turns a command-running path off again.
@@ -138,7 +137,8 @@ class GitSandbox:
         errors_path = self.private_dir / "ls-files.stderr"
 
         async def work() -> tuple[bytes | None, int | None, bool]:
-            with errors_path.open("wb") as errors, anyio.CancelScope(shield=True):
+            errors = await anyio.to_thread.run_sync(errors_path.open, "wb")
+            with errors, anyio.CancelScope(shield=True):
                 proc = await anyio.open_process(
                     argv,
                     cwd=self.root,
@@ -200,7 +200,7 @@ async def _first_unsafe_path(stream: ByteReceiveStream | None) -> bytes | None:
 @asynccontextmanager
 async def git_sandbox(root: Path) -> AsyncIterator[GitSandbox]:
     """A private git directory for one git call on the repository holding `root` (see the module doc)."""
-    git = find_git(root)
+    git = await anyio.to_thread.run_sync(find_git, root)
     try:
         layout = await anyio.to_thread.run_sync(find_layout, root)
         private_dir = await anyio.to_thread.run_sync(_private_git_dir, layout)
@@ -241,8 +241,7 @@ def _private_git_dir(layout: GitLayout) -> Path:
     try:
         for name, target in layout.links().items():
             if name == "HEAD":  # git refuses a HEAD that is a symlink to anything but refs/…
-                with open(os.path.realpath(target), "rb") as head:
-                    (private_dir / "HEAD").write_bytes(head.read(MAX_HEAD))
+                (private_dir / "HEAD").write_bytes(read_small(target, str(target)))
             else:
                 os.symlink(os.path.realpath(target), private_dir / name)
         (private_dir / "config").write_text(_render({}, {}))
