@@ -353,6 +353,33 @@ def include_outside(root: Path, outside: Outside) -> Steps:
     return ALL_TOOLS
 
 
+def submodule_gitfile(root: Path, outside: Outside) -> Steps:
+    """A submodule whose gitfile names another repository; diff.submodule=diff prints its files."""
+    private = private_repo(outside)
+    committed(root)
+    head = git(private, "rev-parse", "HEAD").strip()
+    git(root, "update-index", "--add", "--cacheinfo", f"160000,{head},vendor")
+    git(root, "commit", "-q", "-m", "vendor")
+    (root / "vendor").mkdir()
+    (root / "vendor" / ".git").write_text(f"gitdir: {private / '.git'}\n")
+    config(root, "diff.submodule", "diff")
+    config(root, "status.submoduleSummary", "true")
+    return ALL_TOOLS
+
+
+def worktree_symlinks(root: Path, outside: Outside) -> Steps:
+    """Tracked files and folders replaced by symlinks to the user's files (git must not follow them)."""
+    (outside.base / "settings.txt").write_text(f"{SECRET}\n")
+    committed(root, {"a.py": "one\n", "keys.txt": "decoy\n", "conf/settings.txt": "decoy\n"})
+    (root / "keys.txt").unlink()
+    (root / "keys.txt").symlink_to(outside.secret_file)
+    (root / "conf" / "settings.txt").unlink()
+    (root / "conf").rmdir()
+    (root / "conf").symlink_to(outside.base)
+    (root / "more").symlink_to(outside.base)
+    return [*ALL_TOOLS, ("git_diff", {"path": "keys.txt"}), ("git_diff", {"path": "conf/settings.txt"})]
+
+
 EXECUTION: dict[str, Builder] = {
     "filter.clean via .gitattributes": filter_clean,
     "filter.process": filter_process,
@@ -383,4 +410,6 @@ READS_OUTSIDE: dict[str, Builder] = {
     "core.worktree outside": core_worktree,
     "index entry with ..": index_dotdot,
     "include.path of an outside file": include_outside,
+    "submodule gitfile to another repository": submodule_gitfile,
+    "tracked paths replaced by symlinks": worktree_symlinks,
 }
