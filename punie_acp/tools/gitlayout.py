@@ -153,6 +153,9 @@ def _common_dir(git_dir: Path, zone: Zone) -> Path:
 
 def _checked(top: Path, zone: Zone, git_dir: Path) -> GitLayout:
     layout = GitLayout(top=_real(top), git_dir=git_dir, common_dir=_common_dir(git_dir, zone), zone=zone.path)
+    parts = (layout.git_dir / "HEAD", layout.common_dir / "objects", layout.common_dir / "refs")
+    if not all(os.path.lexists(part) for part in parts):
+        raise GitRefused(f"{git_dir} is not a complete git directory (HEAD, objects or refs missing)")
     seen: set[tuple[int, int]] = set()
     for path in [*layout.links().values(), layout.common_dir / "config"]:
         _check_tree(path, zone, seen)

@@ -6,9 +6,10 @@ editors, hooks, transports of a lazy fetch, ...), and the names of the drivers a
 repository's to choose. So git here reads *no* configuration the repository, the user or the
 system wrote. It runs against a private git directory made for the call:
 
-- `HEAD` copied, and `refs`, `packed-refs`, `objects`, `info`, `shallow` and the index linked
-  from the real repository, after `gitlayout` checked that all of them (symlinks, alternates,
-  gitfiles, commondir) lie in the project (or the checkout the project is a folder of);
+- `HEAD` and the index copied (so nothing writes the real index), and `refs`, `packed-refs`,
+  `objects`, `info`, `shallow` linked from the real repository, after `gitlayout` checked that
+  all of them (symlinks, alternates, gitfiles, commondir) lie in the project (or the checkout
+  the project is a folder of);
 - a `config` punie writes: a handful of values copied from the repository's own config when
   they pass a strict pattern (file-mode and line-ending handling, the upstream of each branch),
   and settings that switch the command-running paths off once more;
@@ -200,20 +201,24 @@ async def _first_unsafe_path(stream: ByteReceiveStream | None) -> bytes | None:
 @asynccontextmanager
 async def git_sandbox(root: Path) -> AsyncIterator[GitSandbox]:
     """A private git directory for one git call on the repository holding `root` (see the module doc)."""
-    git = await anyio.to_thread.run_sync(find_git, root)
     try:
-        layout = await anyio.to_thread.run_sync(find_layout, root)
-        private_dir = await anyio.to_thread.run_sync(_private_git_dir, layout)
+        sandbox = await anyio.to_thread.run_sync(_prepare, root)
     except GitRefused as exc:
         raise ToolFailed(str(exc)) from exc
     try:
-        sandbox = GitSandbox(git, layout, root, private_dir, _environment(private_dir, layout.top, root))
         config = await _copied_config(sandbox)
-        await anyio.Path(private_dir / "config").write_text(config)
+        await anyio.Path(sandbox.private_dir / "config").write_text(config)
         yield sandbox
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(shutil.rmtree, private_dir, True)
+            await anyio.to_thread.run_sync(shutil.rmtree, sandbox.private_dir, True)
+
+
+def _prepare(root: Path) -> GitSandbox:
+    git = find_git(root)
+    layout = find_layout(root)
+    private_dir = _private_git_dir(layout)
+    return GitSandbox(git, layout, root, private_dir, _environment(private_dir, layout.top, root))
 
 
 def _environment(private_dir: Path, top: Path, root: Path) -> dict[str, str]:
@@ -231,7 +236,7 @@ def _environment(private_dir: Path, top: Path, root: Path) -> dict[str, str]:
         GIT_LITERAL_PATHSPECS="1",
         GIT_PAGER="cat",
         PAGER="cat",
-        LC_ALL="C",  # git's messages in English: some are recognised below
+        LC_ALL="C",  # git's messages in English: some are recognised by the tools
     )
     return env
 
@@ -242,9 +247,14 @@ def _private_git_dir(layout: GitLayout) -> Path:
         for name, target in layout.links().items():
             if name == "HEAD":  # git refuses a HEAD that is a symlink to anything but refs/…
                 (private_dir / "HEAD").write_bytes(read_small(target, str(target)))
+            elif name == "index":  # a copy: `git diff` rewrites the index it refreshes, even without locks
+                shutil.copyfile(os.path.realpath(target), private_dir / "index")
             else:
                 os.symlink(os.path.realpath(target), private_dir / name)
         (private_dir / "config").write_text(_render({}, {}))
+    except OSError as exc:
+        shutil.rmtree(private_dir, ignore_errors=True)
+        raise GitRefused(f"could not prepare git: {exc}") from exc
     except BaseException:
         shutil.rmtree(private_dir, ignore_errors=True)
         raise

@@ -205,12 +205,13 @@ async def test_git_reads_only_the_private_config(repo: Path) -> None:
     assert not private.exists()
 
 
-async def test_status_does_not_write_the_index(repo: Path) -> None:
+async def test_the_tools_never_write_the_index(repo: Path) -> None:
     before = (repo / ".git" / "index").read_bytes()
     info = (repo / "a.py").stat()
     os.utime(repo / "a.py", ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
-    run = await run_tool(repo, "git_status", {})
-    assert run.ok and "nothing changed" in run.text
+    status = await run_tool(repo, "git_status", {})
+    diff = await run_tool(repo, "git_diff", {})  # a plain `git diff` refreshes and rewrites the index here
+    assert "nothing changed" in status.text and diff.text.startswith("no unstaged changes")
     assert (repo / ".git" / "index").read_bytes() == before
 
 
@@ -321,3 +322,10 @@ def test_c_quoted_paths() -> None:
     for bad in ['"unterminated', '"bad \\q escape"', '"x" trailing']:
         with pytest.raises(GitRefused):
             unquote_c(bad)
+
+
+async def test_an_incomplete_git_directory_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    run = await run_tool(tmp_path, "git_status", {})
+    assert not run.ok and run.text.endswith(".git is not a complete git directory (HEAD, objects or refs missing)")
+    assert "punie-git-" not in run.text
