@@ -112,6 +112,7 @@ class GitSandbox:
     root: Path
     private_dir: Path
     env: dict[str, str]
+    user_settings: dict[str, str]  # core settings of the user's that git no longer finds itself
 
     async def run(self, args: Sequence[str], pathspecs: Sequence[str] = ()) -> ProcessResult:
         """`git ARGS -- PATHSPECS` in the sandbox; pathspecs never start with '-'."""
@@ -218,7 +219,8 @@ def _prepare(root: Path) -> GitSandbox:
     git = find_git(root)
     layout = find_layout(root)
     private_dir = _private_git_dir(layout)
-    return GitSandbox(git, layout, root, private_dir, _environment(private_dir, layout.top, root))
+    env = _environment(private_dir, layout.top, root)
+    return GitSandbox(git, layout, root, private_dir, env, _user_excludes())
 
 
 def _environment(private_dir: Path, top: Path, root: Path) -> dict[str, str]:
@@ -236,9 +238,20 @@ def _environment(private_dir: Path, top: Path, root: Path) -> dict[str, str]:
         GIT_LITERAL_PATHSPECS="1",
         GIT_PAGER="cat",
         PAGER="cat",
+        HOME=str(private_dir),  # no ~/.gitconfig even for a git too old for GIT_CONFIG_GLOBAL
+        XDG_CONFIG_HOME=str(private_dir),
         LC_ALL="C",  # git's messages in English: some are recognised by the tools
     )
     return env
+
+
+def _user_excludes() -> dict[str, str]:
+    """The user's own global ignore file (git's default place for it), which git no longer finds via HOME."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    path = os.path.join(base, "git", "ignore")
+    if not os.path.isabs(path) or not os.path.isfile(path) or any(c in path for c in '\n"\\'):
+        return {}
+    return {"excludesFile": f'"{path}"'}
 
 
 def _private_git_dir(layout: GitLayout) -> Path:
@@ -248,7 +261,8 @@ def _private_git_dir(layout: GitLayout) -> Path:
             if name == "HEAD":  # git refuses a HEAD that is a symlink to anything but refs/…
                 (private_dir / "HEAD").write_bytes(read_small(target, str(target)))
             elif name == "index":  # a copy: `git diff` rewrites the index it refreshes, even without locks
-                shutil.copyfile(os.path.realpath(target), private_dir / "index")
+                # with its mtime, which git compares file mtimes with ("racily clean" entries)
+                shutil.copy2(os.path.realpath(target), private_dir / "index")
             else:
                 os.symlink(os.path.realpath(target), private_dir / name)
         (private_dir / "config").write_text(_render({}, {}))
@@ -265,16 +279,16 @@ async def _copied_config(sandbox: GitSandbox) -> str:
     """The private config: the fixed settings plus what passes the allow-list from the repository's."""
     source = sandbox.layout.common_dir / "config"
     if not await anyio.Path(source).exists():
-        return _render({}, {})
+        return _render(sandbox.user_settings, {})
     result = await sandbox.run(["config", "--file", str(source), "--no-includes", "--null", "--list"])
     if not result.ok:
         detail = result.errors.strip() or result.status()
         raise ToolFailed(f"git could not read the repository's config: {detail[-2000:]}")
     values: dict[str, str] = {}
     for record in result.output.split("\0"):
-        key, _, value = record.partition("\n")
-        values[key] = value if _ else "true"  # a bare key is a boolean true
-    core: dict[str, str] = {}
+        key, newline, value = record.partition("\n")
+        values[key] = value if newline else "true"  # a bare key is a boolean true
+    core = dict(sandbox.user_settings)
     for key, pattern in _COPIED.items():
         if key in values and re.fullmatch(pattern, values[key]):
             core[key.removeprefix("core.")] = values[key]
@@ -309,7 +323,7 @@ def _extensions(values: dict[str, str]) -> dict[str, str]:
 
 
 def _render(core: dict[str, str], sections: dict[str, dict[str, str]]) -> str:
-    """Config text; every name and value here matched a strict pattern, so nothing needs quoting."""
+    """Config text; every name and value here matched a strict pattern or was quoted."""
     merged = {"core": {**_FIXED["core"], **core}, **{k: v for k, v in _FIXED.items() if k != "core"}, **sections}
     lines = []
     for section, entries in merged.items():

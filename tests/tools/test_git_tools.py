@@ -329,3 +329,33 @@ async def test_an_incomplete_git_directory_is_named(tmp_path: Path) -> None:
     run = await run_tool(tmp_path, "git_status", {})
     assert not run.ok and run.text.endswith(".git is not a complete git directory (HEAD, objects or refs missing)")
     assert "punie-git-" not in run.text
+
+
+async def test_the_users_global_ignore_file_still_applies(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_home = tmp_path / "my config"
+    (config_home / "git").mkdir(parents=True)
+    (config_home / "git" / "ignore").write_text("*.log\n")
+    (config_home / "git" / "config").write_text('[core]\n\tpager = false\n[filter "x"]\n\tclean = false\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    (repo / "debug.log").write_text("noise\n")
+    (repo / "notes.txt").write_text("new\n")
+    run = await run_tool(repo, "git_status", {})
+    assert run.text.splitlines() == ["on branch main", "untracked:", "  notes.txt"]
+    async with git_sandbox(repo) as sandbox:
+        result = await sandbox.run(["config", "--list"])
+    assert "filter." not in result.output and "core.pager=cat" in result.output
+
+
+async def test_a_racily_clean_file_is_still_compared(repo: Path) -> None:
+    """The private copy of the index keeps its mtime: git re-reads files as new as the index itself."""
+    git(repo, "config", "core.trustctime", "false")  # copied into the private config (allow-listed)
+    stamp = (1_700_000_000_000_000_000, 1_700_000_000_000_000_000)
+    os.utime(repo / "a.py", ns=stamp)
+    git(repo, "update-index", "--refresh")  # the index records that stat data (the file is old: not smudged)
+    (repo / "a.py").write_text("one\nTWO\nthree\n")  # same size, same inode
+    os.utime(repo / "a.py", ns=stamp)
+    os.utime(repo / ".git" / "index", ns=stamp)  # as if the index was written in the same instant
+    run = await run_tool(repo, "git_diff", {})
+    assert run.text.startswith("1 file with unstaged changes in .: +1 -1"), run.text
