@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_POINTER = 4096  # a gitfile or commondir file is one short line
-MAX_ALTERNATES = 65_536
+MAX_ALTERNATES = 65_536  # bytes of one objects/info/alternates
+MAX_ALTERNATE_DEPTH = 16
 MAX_ENTRIES = 200_000  # folders walked in a git directory before giving up
 
 
@@ -210,8 +211,10 @@ def _check_tree(path: Path, zone: Zone, seen: set[tuple[int, int]]) -> None:
 def _check_alternates(objects: Path, zone: Zone, seen: set[tuple[int, int]], depth: int) -> None:
     """Object stores borrowed through `objects/info/alternates` must lie in the zone too."""
     listing = objects / "info" / "alternates"
-    if depth > 5 or not os.path.lexists(listing):  # git stops following at depth 5
+    if not os.path.lexists(listing):
         return
+    if depth > MAX_ALTERNATE_DEPTH:  # git itself stops at depth 5; a chain this long (or a loop) is refused
+        raise GitRefused(f"{listing} continues a chain of borrowed object stores that is too long to check")
     lines = read_small(listing, str(listing), MAX_ALTERNATES).decode("utf-8", "surrogateescape").splitlines()
     for line in lines:
         if not line or line.startswith("#"):

@@ -359,3 +359,11 @@ async def test_a_racily_clean_file_is_still_compared(repo: Path) -> None:
     os.utime(repo / ".git" / "index", ns=stamp)  # as if the index was written in the same instant
     run = await run_tool(repo, "git_diff", {})
     assert run.text.startswith("1 file with unstaged changes in .: +1 -1"), run.text
+
+
+async def test_a_loop_of_borrowed_object_stores_is_refused(repo: Path) -> None:
+    info = repo / ".git" / "objects" / "info"
+    info.mkdir(exist_ok=True)
+    (info / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")  # itself: git would warn and go on
+    run = await run_tool(repo, "git_log", {})
+    assert not run.ok and "too long to check" in run.text
