@@ -217,7 +217,10 @@ async def git_sandbox(root: Path) -> AsyncIterator[GitSandbox]:
 
 def _prepare(root: Path) -> GitSandbox:
     git = find_git(root)
-    layout = find_layout(root)
+    try:
+        layout = find_layout(root)
+    except OSError as exc:  # an unreadable folder on the way up, say
+        raise GitRefused(f"cannot look for the git repository: {exc}") from exc
     private_dir = _private_git_dir(layout)
     env = _environment(private_dir, layout.top, root)
     return GitSandbox(git, layout, root, private_dir, env, _user_excludes())
