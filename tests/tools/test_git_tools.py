@@ -367,3 +367,32 @@ async def test_a_loop_of_borrowed_object_stores_is_refused(repo: Path) -> None:
     (info / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")  # itself: git would warn and go on
     run = await run_tool(repo, "git_log", {})
     assert not run.ok and "too long to check" in run.text
+
+
+@pytest.mark.parametrize("part", ["HEAD", "refs/heads/main", "refs", "info/exclude", "objects/pack", "config", "index"])
+async def test_a_part_of_git_that_is_a_symlink_outside_is_refused(repo: Path, tmp_path: Path, part: str) -> None:
+    elsewhere = tmp_path / "elsewhere" / part
+    elsewhere.parent.mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / part).rename(elsewhere)
+    (repo / ".git" / part).symlink_to(elsewhere)
+    run = await run_tool(repo, "git_log", {})
+    assert not run.ok and "is a symlink pointing outside the project root" in run.text
+
+
+@pytest.mark.parametrize(
+    ("dotgit", "message"),
+    [
+        ("gitdir:", "is a file but not a gitfile"),
+        ("ref: refs/heads/main\n", "is a file but not a gitfile"),
+        ("gitdir: missing\n", "does not lead to a git directory"),
+        ("gitdir: /etc\n", "is a gitfile pointing outside the project root"),
+        (None, "is neither a folder nor a gitfile"),
+    ],
+)
+async def test_a_dot_git_that_is_not_a_repository(tmp_path: Path, dotgit: str | None, message: str) -> None:
+    if dotgit is None:
+        os.mkfifo(tmp_path / ".git")
+    else:
+        (tmp_path / ".git").write_text(dotgit)
+    run = await run_tool(tmp_path, "git_status", {})
+    assert not run.ok and message in run.text, run.text
