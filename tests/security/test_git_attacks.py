@@ -16,6 +16,7 @@ import pytest
 from tests.security import git_hostile
 from tests.security.git_hostile import ALL_TOOLS, Builder, committed, private_repo
 from tests.security.hostile import SECRET, AttackResult, Outside, assert_contained, run_attack
+from tests.support.acp_client import RecordingClient
 
 pytestmark = pytest.mark.anyio
 
@@ -125,3 +126,16 @@ async def test_paths_from_the_model_are_never_options(tmp_path: Path) -> None:
     result = await run_attack(root, steps, tmp_path / "log", mode="read-only")
     assert_git_contained(result, outside, len(steps))
     assert "+changed" not in result.shown  # no path above matched a.py
+
+
+@pytest.mark.parametrize("mode", ["ask", "auto-edit"])
+async def test_the_other_modes_run_nothing_either(tmp_path: Path, mode: str) -> None:
+    """The git tools ask in no mode; a client that would allow everything changes nothing."""
+    outside = Outside(tmp_path / "outside")
+    steps = git_hostile.filter_clean(tmp_path / "root", outside)  # status, diff, diff --staged, log
+    git_hostile.config(tmp_path / "root", "log.showSignature", "true")
+    git_hostile.config(tmp_path / "root", "gpg.program", str(outside.script()))
+    git_hostile.signed_commit(tmp_path / "root", "-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----")
+    client = RecordingClient("allow_always")
+    result = await run_attack(tmp_path / "root", steps, tmp_path / "log", mode=mode, client=client)
+    assert_git_contained(result, outside, len(steps))
