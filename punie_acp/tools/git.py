@@ -1,71 +1,38 @@
 """Read-only git tools: `git_status`, `git_diff`, `git_log`, confined to the project root.
 
-They ask no permission. Git runs without pager, prompts, optional index locks, external diff
-drivers, textconv filters or an fsmonitor hook, and with no inherited `GIT_*` variables, so a
-repository's configuration cannot make a read run a program.
+They ask no permission, so git runs in the sandbox of `gitsafe`: no configuration the repository
+chose is read (nothing it names can run), no part of the repository may lie outside the project,
+and every path from the model reaches git after `--`, absolute and literal.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import anyio
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.checks import plural, resolve_target, show_locations
+from punie_acp.tools.gitsafe import GitSandbox, git_sandbox
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
-from punie_acp.tools.process import ProcessResult, run_process
+from punie_acp.tools.process import ProcessResult
 
-GIT_TIMEOUT = 30.0
-CAPTURE_LIMIT = 4_000_000
 MAX_ENTRIES = 200
 MAX_LOG = 100
 _CONFLICTS = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
 
 
-def git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", PAGER="cat")
-    return env
-
-
-async def _git(deps: ToolContext, *args: str) -> ProcessResult:
-    git = shutil.which("git")
-    if git is None:
-        raise ToolFailed("git is not installed")
-    argv = [git, "--no-pager", "-c", "core.fsmonitor=false", "-c", "core.quotepath=off", *args]
-    try:
-        result = await run_process(
-            argv,
-            cwd=deps.workspace.root,
-            env=git_env(),
-            time_limit=GIT_TIMEOUT,
-            merge_stderr=False,
-            head=CAPTURE_LIMIT,
-            tail=0,
-        )
-    except OSError as exc:
-        raise ToolFailed(f"could not run git: {exc}") from exc
+async def _git(sandbox: GitSandbox, args: list[str], pathspecs: list[str]) -> ProcessResult:
+    result = await sandbox.run(args, pathspecs)
     if not result.ok:
         detail = result.errors.strip() or result.status()
-        if "not a git repository" in detail:
-            raise ToolFailed("the project is not in a git repository")
         raise ToolFailed(f"git {args[0]} failed: {detail[-2000:]}")
     return result
-
-
-async def _toplevel(deps: ToolContext) -> Path:
-    result = await _git(deps, "rev-parse", "--show-toplevel")
-    return Path(await anyio.Path(result.output.strip()).resolve())
 
 
 def _listing(title: str, entries: list[str]) -> list[str]:
@@ -94,8 +61,11 @@ def _branch_line(header: str) -> str:
 async def git_status(ctx: RunContext[ToolContext]) -> str:
     """Show the branch and which files in the project are staged, modified, untracked or in conflict."""
     deps = ctx.deps
-    top = await _toplevel(deps)
-    result = await _git(deps, "status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all", "--", ".")
+    status = ["status", "--porcelain=v1", "-z", "--branch", "--untracked-files=all", "--ignore-submodules=all"]
+    async with git_sandbox(deps.workspace.root) as sandbox:
+        await sandbox.check_index_paths()
+        result = await _git(sandbox, status, ["."])
+    top = sandbox.layout.top
     fields = result.output.split("\0")
     branch = _branch_line(fields[0]) if fields and fields[0].startswith("## ") else ""
     staged: list[str] = []
@@ -190,9 +160,12 @@ async def git_diff(ctx: RunContext[ToolContext], path: str | None = None, staged
     """
     deps = ctx.deps
     target = resolve_target(deps, path)
-    top = await _toplevel(deps)
-    args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/"]
-    result = await _git(deps, *args, *(["--cached"] if staged else []), "--", str(target))
+    args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--ignore-submodules=all"]
+    args += ["--src-prefix=a/", "--dst-prefix=b/", *(["--cached"] if staged else [])]
+    async with git_sandbox(deps.workspace.root) as sandbox:
+        await sandbox.check_index_paths()
+        result = await _git(sandbox, args, [str(target)])
+    top = sandbox.layout.top
     which = "staged" if staged else "unstaged"
     where = deps.workspace.relative(target)
     if not result.output.strip():
@@ -220,8 +193,10 @@ async def git_log(ctx: RunContext[ToolContext], limit: int = 10, path: str | Non
     target = resolve_target(deps, path)
     count = max(1, min(limit, MAX_LOG))
     fmt = "--format=%h%x1f%ad%x1f%an%x1f%s%x1e"
+    args = ["log", f"-n{count}", "--no-color", "--no-show-signature", "--no-notes", "--date=short", fmt]
     try:
-        result = await _git(deps, "log", f"-n{count}", "--no-color", "--date=short", fmt, "--", str(target))
+        async with git_sandbox(deps.workspace.root) as sandbox:
+            result = await _git(sandbox, args, [str(target)])
     except ToolFailed as exc:
         if "does not have any commits" in str(exc):
             return "no commits yet"
