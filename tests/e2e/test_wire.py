@@ -10,7 +10,8 @@ from typing import Any
 from tests.support.acp_client import PUNIE, server_env
 
 
-def _run(lines: list[bytes], log_dir: Path, extra_env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _run(lines: list[bytes], log_dir: Path, extra_env: dict[str, str] | None = None) -> list[Any]:
+    """Every line the server wrote, parsed strictly: objects, and arrays where it answered a batch."""
     proc = subprocess.run(
         [*PUNIE, "serve", "--model", "test"],
         input=b"".join(line + b"\n" for line in lines),
@@ -20,9 +21,17 @@ def _run(lines: list[bytes], log_dir: Path, extra_env: dict[str, str] | None = N
     )
     assert proc.returncode == 0, proc.stderr.decode()
     out = proc.stdout.decode().splitlines()
-    messages = [json.loads(line) for line in out]  # every stdout line is JSON: nothing else leaks
-    assert all(m.get("jsonrpc") == "2.0" for m in messages)
+    messages = [json.loads(line, parse_constant=_not_json) for line in out]  # nothing else leaks
+    assert all(m.get("jsonrpc") == "2.0" for m in _flat(messages))
     return messages
+
+
+def _not_json(name: str) -> Any:
+    raise AssertionError(f"{name} on stdout is not JSON")
+
+
+def _flat(messages: list[Any]) -> list[dict[str, Any]]:
+    return [m for item in messages for m in (item if isinstance(item, list) else [item])]
 
 
 def _req(id_: int, method: str, params: dict[str, Any]) -> bytes:
@@ -43,10 +52,13 @@ def test_malformed_lines_get_errors_and_the_server_keeps_serving(tmp_path: Path)
         ],
         tmp_path,
     )
+    batches = [[m["error"]["code"] for m in item] for item in messages if isinstance(item, list)]
     by_id: dict[Any, list[dict[str, Any]]] = {}
-    for m in messages:
+    for m in (item for item in messages if isinstance(item, dict)):
         by_id.setdefault(m.get("id"), []).append(m)
-    assert [m["error"]["code"] for m in by_id[None]] == [-32700, -32600]
+    assert [m["error"]["code"] for m in by_id[None]] == [-32700]
+    # `[1, 2, 3]` is a batch of three invalid requests: one error for each, in an array (JSON-RPC 2.0).
+    assert batches == [[-32600] * 3]
     assert by_id[7][0]["error"]["code"] == -32600
     assert by_id[8][0]["error"]["code"] == -32600
     assert by_id[9][0]["error"]["code"] == -32600
