@@ -33,6 +33,8 @@ INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
 # Far more than any editor keeps open (a prompt per session plus a few quick requests).
 MAX_IN_FLIGHT = 256
+# At the limit, event-loop turns given to running requests before one more is refused.
+YIELDS_FOR_ROOM = 64
 # Notifications the agent acts on, with the string parameters each needs; extension
 # notifications (`_name`) go to the agent as well. Anything else is dropped quietly.
 AGENT_NOTIFICATIONS: dict[str, tuple[str, ...]] = {"session/cancel": ("sessionId",)}
@@ -171,7 +173,7 @@ class StdioTransport:
             return self._take_response(valid)
         if "id" not in valid:
             return self._take_notification(valid)
-        if sum(self._in_flight.values()) >= self._max_in_flight:
+        if not await self._room_for_one_more():
             log.warning("refused request %r: %d already in flight", valid["id"], self._max_in_flight)
             await self._answer(
                 _error(
@@ -183,6 +185,20 @@ class StdioTransport:
             return None
         self._in_flight[valid["id"]] += 1
         return valid
+
+    async def _room_for_one_more(self) -> bool:
+        """Whether another request may run; at the limit, first let the running ones make progress.
+
+        Lines already buffered are read without yielding, so a client that pipelines many quick
+        requests would otherwise be refused before any of them had a chance to finish. Waiting for
+        room outright could deadlock: the requests running may be waiting for responses that are
+        still unread behind this line.
+        """
+        for _ in range(YIELDS_FOR_ROOM):
+            if self._in_flight.total() < self._max_in_flight:
+                return True
+            await asyncio.sleep(0)
+        return self._in_flight.total() < self._max_in_flight
 
     async def _refuse(self, message: Any, reason: str) -> dict[str, Any] | None:
         """Answer a line that is JSON but beyond the limits, with its id where it has one."""

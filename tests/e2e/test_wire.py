@@ -237,3 +237,11 @@ def test_the_early_answer_is_byte_identical_to_the_sdk_path(tmp_path: Path) -> N
     )
     early, sdk = proc.stdout.splitlines()
     assert early == sdk
+
+
+def test_thousands_of_pipelined_requests_each_get_one_answer(tmp_path: Path) -> None:
+    lines = [_req(i, "session/list", {}) for i in range(3000)]
+    answers = _answers_after(lines, tmp_path)
+    assert sorted(a["id"] for a in answers) == list(range(3000))
+    # Quick requests finish while the rest are read: none is refused for being in flight.
+    assert all("result" in a for a in answers)
