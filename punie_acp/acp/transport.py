@@ -33,6 +33,9 @@ INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
 # Far more than any editor keeps open (a prompt per session plus a few quick requests).
 MAX_IN_FLIGHT = 256
+# An error answer longer than this has its `data` cut down to the first few errors.
+MAX_ERROR_BYTES = 64 * 1024
+ERRORS_SHOWN = 20
 # At the limit, event-loop turns given to running requests before one more is refused.
 YIELDS_FOR_ROOM = 64
 # Notifications the agent acts on, with the string parameters each needs; extension
@@ -81,6 +84,22 @@ def check_message(message: Any) -> dict[str, Any] | None:
     return None
 
 
+def _shrunk_error(message: dict[str, Any]) -> dict[str, Any]:
+    """An error answer whose `data` echoes too much (pydantic lists every bad item), cut down."""
+    error = dict(message["error"]) if isinstance(message["error"], dict) else {}
+    data = error.pop("data", None)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list):
+        error["data"] = {"errors": [_short(e) for e in errors[:ERRORS_SHOWN]], "omitted": len(errors) - ERRORS_SHOWN}
+    error["message"] = str(error.get("message", "Error"))[:1000]
+    return {"jsonrpc": "2.0", "id": message["id"], "error": error}
+
+
+def _short(item: Any) -> Any:
+    """One pydantic error without the (possibly huge) input it echoes."""
+    return {k: v for k, v in item.items() if k != "input"} if isinstance(item, dict) else None
+
+
 def response_problem(message: dict[str, Any]) -> str | None:
     """What is wrong with a response from the client, or None."""
     if ("result" in message) == ("error" in message):
@@ -125,6 +144,8 @@ class StdioTransport:
                 raise
             log.error("answer to request %r cannot be written as JSON: %s", message["id"], exc)
             data = encode_message(_error(message["id"], INTERNAL_ERROR, "Internal error: the answer is not JSON"))
+        if len(data) > MAX_ERROR_BYTES and is_response(message) and "error" in message:
+            data = encode_message(_shrunk_error(message))
         if is_response(message):
             self._answered(message["id"])
         elif "id" in message:

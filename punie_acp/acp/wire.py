@@ -18,6 +18,9 @@ from typing import Any
 # Far above any real ACP message (the deepest are a few levels of `_meta`), far below the
 # interpreter's recursion limit even for code that recurses several frames per level.
 MAX_DEPTH = 64
+# ACP messages hold a handful of items per array (content blocks, options); a long array only
+# makes pydantic build one error per item (about 200 bytes each) into an invalid-params answer.
+MAX_ARRAY_ITEMS = 10_000
 
 _BOM = b"\xef\xbb\xbf"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -83,8 +86,9 @@ def decode_line(line: bytes) -> Any:
         raise ParseFailure(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise ParseFailure(str(exc)) from None
-    if _depth_exceeds(value, MAX_DEPTH):
-        raise OutOfLimits(f"nested deeper than {MAX_DEPTH} levels", value)
+    problem = _shape_problem(value)
+    if problem is not None:
+        raise OutOfLimits(problem, value)
     return value
 
 
@@ -108,20 +112,23 @@ def _int_or_none(text: str) -> int | None:
         return None
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def _shape_problem(value: Any) -> str | None:
+    """Too deep or too wide to hand on, else None (iterative: the value may be deep)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
             children: Any = item.values()
         elif isinstance(item, list):
+            if len(item) > MAX_ARRAY_ITEMS:
+                return f"an array of {len(item)} items (at most {MAX_ARRAY_ITEMS})"
             children = item
         else:
             continue
-        if depth > limit:
-            return True
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    return None
 
 
 def encode_message(message: Any) -> bytes:

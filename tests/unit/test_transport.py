@@ -175,3 +175,17 @@ async def test_everything_sent_is_strict_json() -> None:
     first, second = _written(sink)
     assert first == {"jsonrpc": "2.0", "id": "\ufffd", "error": {"code": -32601, "message": "\ufffd", "data": None}}
     assert second["id"] == 1 and second["error"]["code"] == -32603
+
+
+async def test_an_error_that_echoes_too_much_is_cut_down() -> None:
+    # pydantic reports every bad item of a long array, each with its input: 100x the request.
+    errors = [{"type": "string_type", "loc": ["prompt", i], "msg": "bad", "input": "x" * 1000} for i in range(500)]
+    transport, sink = _transport([])
+    await transport.send(
+        {"jsonrpc": "2.0", "id": 4, "error": {"code": -32602, "message": "Invalid params", "data": {"errors": errors}}}
+    )
+    assert len(sink.data) < 64 * 1024
+    (answer,) = _written(sink)
+    assert answer["id"] == 4 and answer["error"]["code"] == -32602
+    assert answer["error"]["data"]["omitted"] == 480
+    assert answer["error"]["data"]["errors"][0] == {"type": "string_type", "loc": ["prompt", 0], "msg": "bad"}

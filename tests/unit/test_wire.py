@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from punie_acp.acp.wire import MAX_DEPTH, EncodeFailure, OutOfLimits, ParseFailure, decode_line, encode_message
+from punie_acp.acp.wire import (
+    MAX_ARRAY_ITEMS,
+    MAX_DEPTH,
+    EncodeFailure,
+    OutOfLimits,
+    ParseFailure,
+    decode_line,
+    encode_message,
+)
 
 
 def _strict_loads(data: bytes) -> Any:
@@ -46,6 +54,7 @@ def test_unreadable_lines_are_parse_failures(line: bytes) -> None:
         (b'{"id":3,"params":{"x":-1e400}}', "number out of range"),
         (b'{"id":3,"params":{"x":' + b"9" * 100_000 + b"}}", "integer of 100000 digits"),
         (b'{"id":3,"params":' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH + b"}", f"deeper than {MAX_DEPTH}"),
+        (b'{"id":3,"params":{"prompt":[' + b",".join([b"1"] * (MAX_ARRAY_ITEMS + 1)) + b"]}}", "an array of 10001"),
     ],
 )
 def test_lines_beyond_the_limits_still_give_their_id(line: bytes, reason: str) -> None:
