@@ -84,6 +84,11 @@ def check_message(message: Any) -> dict[str, Any] | None:
     return None
 
 
+def _shown(id_: Any) -> str:
+    """An id for the log: quoted (no forged lines) and short (ids can be megabytes)."""
+    return repr(id_)[:80]
+
+
 def _shrunk_error(message: dict[str, Any]) -> dict[str, Any]:
     """An error answer whose `data` echoes too much (pydantic lists every bad item), cut down."""
     error = dict(message["error"]) if isinstance(message["error"], dict) else {}
@@ -142,7 +147,7 @@ class StdioTransport:
         except EncodeFailure as exc:
             if not is_response(message):
                 raise
-            log.error("answer to request %r cannot be written as JSON: %s", message["id"], exc)
+            log.error("answer to request %s cannot be written as JSON: %s", _shown(message["id"]), exc)
             data = encode_message(_error(message["id"], INTERNAL_ERROR, "Internal error: the answer is not JSON"))
         if len(data) > MAX_ERROR_BYTES and is_response(message) and "error" in message:
             data = encode_message(_shrunk_error(message))
@@ -185,7 +190,7 @@ class StdioTransport:
         problem = check_message(message)
         if problem is not None:
             if isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str):
-                log.info("dropped a malformed %s notification", message["method"][:100])
+                log.info("dropped a malformed %r notification", message["method"][:100])
                 return None
             await self._answer(problem)
             return None
@@ -195,7 +200,7 @@ class StdioTransport:
         if "id" not in valid:
             return self._take_notification(valid)
         if not await self._room_for_one_more():
-            log.warning("refused request %r: %d already in flight", valid["id"], self._max_in_flight)
+            log.warning("refused request %s: %d already in flight", _shown(valid["id"]), self._max_in_flight)
             await self._answer(
                 _error(
                     valid["id"],
@@ -234,11 +239,11 @@ class StdioTransport:
     def _take_response(self, message: dict[str, Any], problem: str | None = None) -> dict[str, Any] | None:
         id_ = message["id"]
         if id_ not in self._awaiting:
-            log.info("dropped a response to no request of ours (id %r)", id_)
+            log.info("dropped a response to no request of ours (id %s)", _shown(id_))
             return None
         problem = problem if problem is not None else response_problem(message)
         if problem is not None:
-            log.warning("malformed response from the client to request %r: %s", id_, problem)
+            log.warning("malformed response from the client to request %s: %s", _shown(id_), problem)
             message = _error(id_, INTERNAL_ERROR, f"Malformed response from the client: {problem}")
         self._awaiting.discard(id_)
         return message
@@ -250,10 +255,10 @@ class StdioTransport:
         needed = AGENT_NOTIFICATIONS.get(method)
         params = message.get("params")
         if needed is None:
-            log.debug("ignored notification %s", method[:100])
+            log.debug("ignored notification %r", method[:100])
             return None
         if not isinstance(params, dict) or not all(isinstance(params.get(name), str) for name in needed):
-            log.info("dropped a %s notification without %s", method, ", ".join(needed))
+            log.info("dropped a %r notification without %s", method, ", ".join(needed))
             return None
         return message
 
