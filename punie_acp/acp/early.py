@@ -3,8 +3,10 @@
 Importing the ACP SDK and PydanticAI takes over a second; editors start agents with a
 deadline (Zed gives up after 30 s, and every user sees the wait). So `punie serve` imports them
 on a thread while the main thread reads the first line from stdin with plain `os.read`; if it
-is `initialize`, it is answered at once from `capabilities.py`. Everything read past that line
-is handed to the real transport, which takes over from there.
+is a well-formed `initialize`, it is answered at once from `capabilities.py`, written by the same
+strict encoder as every later message (so byte for byte what the SDK path writes). Anything
+doubtful, that first line included, is handed to the real transport, which answers it as
+JSON-RPC requires and takes over from there.
 """
 
 from __future__ import annotations
