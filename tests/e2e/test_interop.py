@@ -40,7 +40,7 @@ class RawClient:
         while True:
             line = self.proc.stdout.readline()
             assert line, "the server closed stdout"
-            message = json.loads(line)
+            message: dict[str, Any] = json.loads(line)
             self.lines.append(message)
             if message.get("method") == "session/request_permission":
                 outcome = {"outcome": "selected", "optionId": permission}
