@@ -2,7 +2,8 @@
 
 ACP replaces a tool call's `content` on every update, so the mapper keeps what each call
 has shown so far and always sends the whole list. Content in a named live block (see
-`ToolProgress.block`) is replaced in place rather than appended.
+`ToolProgress.block`) is replaced in place rather than appended. `rawInput`/`rawOutput` always
+go out as objects (a tool's text result as `{"output": ...}`): see `interop.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import acp
 from acp import schema
 
+from punie_acp.acp.interop import as_object
 from punie_acp.core.events import (
     DiffContent,
     Event,
@@ -73,7 +75,7 @@ class UpdateMapper:
                 event.title,
                 kind=event.kind,
                 status="pending",
-                raw_input=event.raw_input,
+                raw_input=as_object(event.raw_input, "input"),
                 locations=wire_locations(event.locations) or None,
             )
         if isinstance(event, ToolProgress):
@@ -86,7 +88,7 @@ class UpdateMapper:
             return acp.update_tool_call(
                 event.call_id,
                 status="completed" if event.ok else "failed",
-                raw_output=event.raw_output,
+                raw_output=as_object(event.raw_output, "output"),
                 content=[wire_content(c) for c in content] or None,
             )
         if isinstance(event, PlanUpdated):

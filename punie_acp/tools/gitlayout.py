@@ -180,12 +180,9 @@ def _check_tree(path: Path, zone: Zone, seen: set[tuple[int, int]]) -> None:
     links: set[Path] = set()
     while stack:
         current = stack.pop()
-        try:
-            info = os.lstat(current)
-        except FileNotFoundError:
+        info = _lstat(current)
+        if info is None:
             continue
-        except OSError as exc:
-            raise GitRefused(f"cannot read {current}: {exc.strerror}") from exc
         if stat.S_ISLNK(info.st_mode):
             target = _real(current)
             if not zone.has(target):
@@ -193,19 +190,27 @@ def _check_tree(path: Path, zone: Zone, seen: set[tuple[int, int]]) -> None:
             if current not in links:  # a symlink loop resolves to itself
                 links.add(current)
                 stack.append(target)
-            continue
-        if not stat.S_ISDIR(info.st_mode):
+        elif not stat.S_ISDIR(info.st_mode):
             if not stat.S_ISREG(info.st_mode):
                 raise GitRefused(f"{current} is not a regular file (a FIFO or device in .git); git would block on it")
-            continue
-        if (info.st_dev, info.st_ino) in seen:
-            continue
-        seen.add((info.st_dev, info.st_ino))
-        if len(seen) > MAX_ENTRIES:
-            raise GitRefused(f"{path} has too many folders to check")
-        for entry in _scandir(current):
-            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-                stack.append(Path(entry.path))
+        elif (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            if len(seen) > MAX_ENTRIES:
+                raise GitRefused(f"{path} has too many folders to check")
+            stack.extend(
+                Path(entry.path)
+                for entry in _scandir(current)
+                if entry.is_symlink() or not entry.is_file(follow_symlinks=False)
+            )
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise GitRefused(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def _check_alternates(objects: Path, zone: Zone, seen: set[tuple[int, int]], depth: int) -> None:

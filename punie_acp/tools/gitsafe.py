@@ -38,8 +38,9 @@ import anyio
 from anyio.abc import ByteReceiveStream
 from pydantic_ai.exceptions import ToolFailed
 
+from punie_acp.tools.children import start_supervised
 from punie_acp.tools.gitlayout import GitLayout, GitRefused, find_layout, read_small
-from punie_acp.tools.process import ProcessResult, guarded, kill_group, run_process
+from punie_acp.tools.process import KILL_GRACE, ProcessResult, guarded, run_process
 
 GIT_TIMEOUT = 30.0
 CAPTURE_LIMIT = 4_000_000
@@ -141,15 +142,11 @@ class GitSandbox:
         async def work() -> tuple[bytes | None, int | None, bool]:
             errors = await anyio.to_thread.run_sync(errors_path.open, "wb")
             with errors, anyio.CancelScope(shield=True):
-                proc = await anyio.open_process(
-                    argv,
-                    cwd=self.root,
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    start_new_session=True,
+                # Under a supervisor like every command: nothing git starts outlives the server.
+                supervised = await start_supervised(
+                    argv, cwd=self.root, env=self.env, grace=KILL_GRACE, stdout=subprocess.PIPE, stderr=errors.fileno()
                 )
+            proc = supervised.proc
             bad: bytes | None = None
             try:
                 with anyio.move_on_after(GIT_TIMEOUT) as deadline:
@@ -158,8 +155,8 @@ class GitSandbox:
                         await proc.wait()
             finally:
                 with anyio.CancelScope(shield=True):
-                    if proc.returncode is None:
-                        await kill_group(proc.pid)
+                    await supervised.stopped()
+                    supervised.forget()
                     await proc.aclose()
             return bad, proc.returncode, deadline.cancelled_caught
 

@@ -63,7 +63,7 @@ async def test_cancel_closes_the_tool_call_left_open(project: Path) -> None:
     call_id = events[0].tool_call_id
     final = [e for e in events if e.tool_call_id == call_id][-1]
     assert final.session_update == "tool_call_update" and final.status == "failed"
-    assert final.raw_output == "cancelled"
+    assert final.raw_output == {"output": "cancelled"}
     assert not (project / "new.txt").exists()
 
 

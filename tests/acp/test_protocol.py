@@ -30,7 +30,7 @@ async def test_tool_call_lifecycle(project: Path) -> None:
     assert statuses == ["in_progress", "completed"]
     assert all(e.tool_call_id == start.tool_call_id for e in events)
     done = events[-1]
-    assert "answer = 42" in done.raw_output
+    assert "answer = 42" in done.raw_output["output"]
     assert done.content and "print('hello')" in done.content[0].content.text
     assert lb.client.message_text(sid).startswith("I read it: 2 lines.")
 
@@ -43,7 +43,7 @@ async def test_path_outside_root_is_a_failed_tool_call(project: Path) -> None:
         assert resp.stop_reason == "end_turn"
         final = lb.client.tool_events(sid)[-1]
         assert final.status == "failed"
-        assert "outside the project root" in final.raw_output
+        assert "outside the project root" in final.raw_output["output"]
         assert "do not read" not in lb.client.message_text(sid)
         again = await lb.conn.prompt(session_id=sid, prompt=text_prompt("hello"))
         assert again.stop_reason == "end_turn"
@@ -111,7 +111,7 @@ async def test_repeated_identical_tool_call_is_not_run_again(project: Path) -> N
     assert resp.stop_reason == "max_turn_requests"
     finals = [e for e in lb.client.tool_events(sid) if e.status in ("completed", "failed")]
     assert [e.status for e in finals] == ["completed", "failed"]
-    assert "identical" in finals[-1].raw_output
+    assert "identical" in finals[-1].raw_output["output"]
     assert "repeated the same `read_file` call" in lb.client.message_text(sid)
 
 

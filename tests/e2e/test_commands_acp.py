@@ -62,7 +62,7 @@ async def test_editor_terminal_runs_the_command(tmp_path: Path, project: Path) -
     assert embedded and embedded[0].content[0].terminal_id == "term-1"
     final = events[-1]
     assert final.status == "completed"
-    assert final.raw_output == "from-editor\n[exit code 0]"
+    assert final.raw_output["output"] == "from-editor\n[exit code 0]"
     assert content_types(final) == ["terminal", "content"]  # the terminal stays in the card
     [asked] = client.permission_requests
     assert asked.kind == "execute" and asked.raw_input["command"] == "echo from-editor; touch marker"
@@ -96,11 +96,11 @@ async def test_local_fallback_streams_output_before_the_end(tmp_path: Path, proj
     assert resp.stop_reason == "end_turn"
     events = client.tool_events(sid)
     final = events[-1]
-    assert final.status == "completed" and final.raw_output == "first\nsecond\n[exit code 0]"
+    assert final.status == "completed" and final.raw_output["output"] == "first\nsecond\n[exit code 0]"
     live = [e for e in events[:-1] if e.content is not None]
     assert live and all(len(e.content) <= 1 for e in live)  # one live block, replaced, not piled up
     assert texts(live[0]) == ["```\nfirst\n```"]
-    assert texts(final) == [final.raw_output]
+    assert texts(final) == [final.raw_output["output"]]
 
 
 async def test_local_fallback_cancel_kills_the_process_tree(tmp_path: Path, project: Path) -> None:
@@ -130,7 +130,7 @@ async def test_rejected_command_never_runs(tmp_path: Path, project: Path, client
     assert not (project / "marker").exists()
     assert len(client.permission_requests) == 1
     final = client.tool_events(sid)[-1]
-    assert final.status == "failed" and "not done" in final.raw_output
+    assert final.status == "failed" and "not done" in final.raw_output["output"]
     if isinstance(client, TerminalClient):
         assert client.terminals.calls == []
 
@@ -148,7 +148,7 @@ async def test_ruff_check_reports_locations_to_the_editor(tmp_path: Path, projec
     assert (str(project.resolve() / "calc.py"), 1) in located
     final = events[-1]
     assert final.status == "completed"
-    assert "calc.py:1:8: F401" in final.raw_output
+    assert "calc.py:1:8: F401" in final.raw_output["output"]
 
 
 class OrderedClient(RecordingClient):

@@ -65,7 +65,7 @@ async def test_an_editor_with_fs_gets_the_reads_and_writes(tmp_path: Path) -> No
     done = finals(client, sid)
     assert all(e.status == "completed" for e in done.values()), done
     # read_file returned the editor's unsaved buffer.
-    assert "# unsaved edit in the editor" in done["Read app.py"].raw_output
+    assert "# unsaved edit in the editor" in done["Read app.py"].raw_output["output"]
     assert all(Path(path).is_absolute() for path, _, _ in client.reads)
     # Writes went through the editor; the disk is untouched.
     assert client.writes == [
@@ -87,7 +87,7 @@ async def test_an_editor_with_fs_gets_the_reads_and_writes(tmp_path: Path) -> No
     assert [(loc.path, loc.line) for loc in edit_locations][-1] == (str(root / "app.py"), 2)
     # grep: file:line text, and locations to follow.
     grep_final = done["Search 'return' in ."]
-    assert grep_final.raw_output == "app.py:2:     return 1"
+    assert grep_final.raw_output["output"] == "app.py:2:     return 1"
     grep_updates = updates_for(client, sid, "Search 'return' in .")
     grep_locations = [loc for u in grep_updates if u.locations for loc in u.locations]
     assert [(loc.path, loc.line) for loc in grep_locations] == [(str(root / "app.py"), 2)]
@@ -105,7 +105,7 @@ async def test_without_fs_the_tools_use_the_local_disk(tmp_path: Path) -> None:
     assert resp.stop_reason == "end_turn"
     done = finals(client, sid)
     assert all(e.status == "completed" for e in done.values()), done
-    assert done["Read app.py"].raw_output == APP
+    assert done["Read app.py"].raw_output["output"] == APP
     assert (root / "app.py").read_text() == APP.replace("return 1", "return 2")
     assert (root / "pkg" / "new.py").read_text() == "NEW = True\n"
     assert len(client.permission_requests) == 2
@@ -162,5 +162,5 @@ async def test_modes_decide_without_asking(tmp_path: Path, mode: str, applied: b
     assert ((root / "app.py").read_text() != APP) is applied
     assert (root / "b.txt").exists() is applied
     if not applied:
-        outputs = [e.raw_output for e in finals(client, sid).values()]
+        outputs = [e.raw_output["output"] for e in finals(client, sid).values()]
         assert len(outputs) == 2 and all("not allowed in Read-only mode" in o for o in outputs)

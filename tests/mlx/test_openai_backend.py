@@ -58,5 +58,5 @@ async def test_tool_call_and_answer_through_an_openai_compatible_server(
     events = client.tool_events(sid)
     assert events[0].session_update == "tool_call" and events[0].raw_input == {"path": "hello.py"}
     assert [e.status for e in events[1:] if e.status] == ["in_progress", "completed"]
-    assert "answer = 42" in events[-1].raw_output
+    assert "answer = 42" in events[-1].raw_output["output"]  # an object, as strict clients need
     assert client.message_text(sid).strip() == ACP_ANSWER.text.strip()
