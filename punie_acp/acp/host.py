@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from acp import schema
 
@@ -65,15 +65,21 @@ class ClientConnection(Protocol):
     async def release_terminal(self, session_id: str, terminal_id: str) -> object: ...
 
 
-def capabilities_of(client: schema.ClientCapabilities | None) -> HostCapabilities:
-    if client is None:
-        return HostCapabilities()
-    fs = client.fs
+def capabilities_of(client: schema.ClientCapabilities | dict[str, Any] | None) -> HostCapabilities:
+    """What the editor offers. The SDK is lenient: a value of the wrong type comes back as its
+    default in plain-dict form (even nested), so read both shapes and trust only real `True`s."""
+    fs = _field(client, "fs", "fs")
     return HostCapabilities(
-        read_text_file=bool(fs and fs.read_text_file),
-        write_text_file=bool(fs and fs.write_text_file),
-        terminal=bool(client.terminal),
+        read_text_file=_field(fs, "read_text_file", "readTextFile") is True,
+        write_text_file=_field(fs, "write_text_file", "writeTextFile") is True,
+        terminal=_field(client, "terminal", "terminal") is True,
     )
+
+
+def _field(value: object, attribute: str, key: str) -> object:
+    if isinstance(value, dict):
+        return value.get(key)
+    return getattr(value, attribute, None)
 
 
 class AcpTerminal:
