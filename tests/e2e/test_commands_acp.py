@@ -65,7 +65,8 @@ async def test_editor_terminal_runs_the_command(tmp_path: Path, project: Path) -
     assert final.raw_output["output"] == "from-editor\n[exit code 0]"
     assert content_types(final) == ["terminal", "content"]  # the terminal stays in the card
     [asked] = client.permission_requests
-    assert asked.kind == "execute" and asked.raw_input["command"] == "echo from-editor; touch marker"
+    assert asked.kind == "execute" and asked.raw_input is not None
+    assert asked.raw_input["command"] == "echo from-editor; touch marker"
 
 
 async def test_editor_terminal_cancel_kills_then_releases(tmp_path: Path, project: Path) -> None:

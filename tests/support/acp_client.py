@@ -53,26 +53,53 @@ class RecordingClient:
             outcome=schema.AllowedOutcome(outcome="selected", option_id=self.permission)
         )
 
-    async def read_text_file(self, **kwargs: Any) -> Any:
+    # The editor's optional methods: this client offers none of them (subclasses do).
+
+    async def read_text_file(
+        self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **kwargs: Any
+    ) -> schema.ReadTextFileResponse:
         raise acp.RequestError.method_not_found("fs/read_text_file")
 
-    async def write_text_file(self, **kwargs: Any) -> Any:
+    async def write_text_file(
+        self, session_id: str, path: str, content: str, **kwargs: Any
+    ) -> schema.WriteTextFileResponse:
         raise acp.RequestError.method_not_found("fs/write_text_file")
 
-    async def create_terminal(self, **kwargs: Any) -> Any:
+    async def create_terminal(
+        self,
+        session_id: str,
+        command: str,
+        args: list[str] | None = None,
+        env: list[schema.EnvVariable] | None = None,
+        cwd: str | None = None,
+        output_byte_limit: int | None = None,
+        **kwargs: Any,
+    ) -> schema.CreateTerminalResponse:
         raise acp.RequestError.method_not_found("terminal/create")
 
-    async def terminal_output(self, **kwargs: Any) -> Any:
+    async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> schema.TerminalOutputResponse:
         raise acp.RequestError.method_not_found("terminal/output")
 
-    async def release_terminal(self, **kwargs: Any) -> Any:
+    async def release_terminal(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> schema.ReleaseTerminalResponse:
         raise acp.RequestError.method_not_found("terminal/release")
 
-    async def wait_for_terminal_exit(self, **kwargs: Any) -> Any:
+    async def wait_for_terminal_exit(
+        self, session_id: str, terminal_id: str, **kwargs: Any
+    ) -> schema.WaitForTerminalExitResponse:
         raise acp.RequestError.method_not_found("terminal/wait_for_exit")
 
-    async def kill_terminal(self, **kwargs: Any) -> Any:
+    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> schema.KillTerminalResponse:
         raise acp.RequestError.method_not_found("terminal/kill")
+
+    async def create_elicitation(
+        self, message: str, mode: schema.ElicitationMode, **kwargs: Any
+    ) -> schema.CreateElicitationResponse:
+        raise acp.RequestError.method_not_found("elicitation/create")
+
+    async def complete_elicitation(self, elicitation_id: str, **kwargs: Any) -> None:
+        raise acp.RequestError.method_not_found("elicitation/complete")
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         raise acp.RequestError.method_not_found(method)

@@ -30,7 +30,7 @@ class FsClient(RecordingClient):
     def open_buffer(self, path: Path, text: str) -> None:
         self.buffers[str(path)] = text
 
-    async def read_text_file(  # type: ignore[override]
+    async def read_text_file(
         self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **kwargs: Any
     ) -> schema.ReadTextFileResponse:
         self.reads.append((path, line, limit))
@@ -47,7 +47,7 @@ class FsClient(RecordingClient):
         start = max((line or 1) - 1, 0)
         return schema.ReadTextFileResponse(content="".join(lines[start : None if limit is None else start + limit]))
 
-    async def write_text_file(  # type: ignore[override]
+    async def write_text_file(
         self, session_id: str, path: str, content: str, **kwargs: Any
     ) -> schema.WriteTextFileResponse:
         self.writes.append((path, content))

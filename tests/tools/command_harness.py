@@ -6,7 +6,7 @@ Beside the events it records what an ACP client would receive (the real `UpdateM
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ async def run_tool(
     host: EditorHost | None = None,
     mode: str = "ask",
     settings: Settings | None = None,
-    watch: Callable[[ToolRun, Callable[[], None]], Awaitable[None]] | None = None,
+    watch: Callable[[ToolRun, Callable[[], None]], Coroutine[Any, Any, None]] | None = None,
 ) -> ToolRun:
     """One turn in which the model calls `name(**args)` once, then says "done"."""
     model = ScriptedModel([Plan([Call(name, args)]), Plan([Say("done")])])

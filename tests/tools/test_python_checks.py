@@ -137,7 +137,7 @@ async def test_punies_pinned_ruff_runs_not_the_projects(pyproject: Path) -> None
 async def test_project_tools_setting_runs_the_projects_native_ruff(
     pyproject: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ruff import find_ruff_bin  # type: ignore[import-untyped]
+    from ruff import find_ruff_bin
 
     allowed = Settings(project_tools=True)
     tool = _project_tool(pyproject, "ruff", Path(find_ruff_bin()).read_bytes())
