@@ -11,6 +11,7 @@ import acp
 import pytest
 
 from tests.e2e.scripts import write_script
+from tests.security.hostile import output_of
 from tests.support.acp_client import PUNIE, RecordingClient, punie_server, server_env, start_session, text_prompt
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +55,7 @@ async def test_a_command_that_hangs_times_out_and_the_turn_goes_on(tmp_path: Pat
         resp = await asyncio.wait_for(conn.prompt(session_id=sid, prompt=text_prompt("run it")), 120)
         assert resp.stop_reason == "end_turn"
         final = client.tool_events(sid)[-1]
-        assert final.status == "failed" and "timed out after 1 s" in final.raw_output
+        assert final.status == "failed" and "timed out after 1 s" in output_of(final)
         assert client.message_text(sid) == "it timed out"
         again = await conn.prompt(session_id=sid, prompt=text_prompt("hello?"))
         assert again.stop_reason == "end_turn"

@@ -14,6 +14,7 @@ import acp
 import pytest
 
 from tests.e2e.scripts import write_script
+from tests.security.hostile import output_of
 from tests.support.acp_client import PUNIE, RecordingClient, punie_server, server_env, start_session, text_prompt
 from tests.support.openai_double import recording_openai_server
 
@@ -73,7 +74,7 @@ async def _run_slow_command(root: Path, logs: Path, *args: str) -> tuple[bool, s
         sid = await start_session(conn, client, root)
         await conn.prompt(session_id=sid, prompt=text_prompt("run it"))
     [final] = [e for e in client.tool_events(sid) if e.status in ("completed", "failed")]
-    return final.status == "completed", str(final.raw_output)
+    return final.status == "completed", output_of(final)
 
 
 async def test_issue_case_flag_timeout_beats_project_timeout(tmp_path: Path) -> None:

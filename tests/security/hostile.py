@@ -58,6 +58,13 @@ def calls(*steps: tuple[str, dict[str, Any]], then: str = "done") -> list[list[d
     return responses
 
 
+def output_of(update: Any) -> str:
+    """The text a tool call's final update carries (punie sends `rawOutput` as `{"output": text}`)."""
+    raw = update.raw_output
+    assert isinstance(raw, dict) and isinstance(raw.get("output"), str), raw
+    return str(raw["output"])
+
+
 def every_text(client: RecordingClient, session_id: str) -> str:
     """Everything the editor was shown in a session, as one JSON text (updates and permission prompts)."""
     shown = [u.model_dump(mode="json") for u in client.updates[session_id]]

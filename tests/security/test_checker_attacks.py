@@ -21,7 +21,7 @@ import acp
 import mypy
 import pytest
 
-from tests.security.hostile import SECRET, AttackResult, Outside, assert_contained, run_attack
+from tests.security.hostile import SECRET, AttackResult, Outside, assert_contained, output_of, run_attack
 from tests.support.acp_client import RecordingClient, punie_server
 
 pytestmark = pytest.mark.anyio
@@ -338,7 +338,7 @@ async def test_with_project_tools_allowed_an_edit_still_cannot_change_what_runs(
         ("ruff_format_diff", {"path": "pkg"}),
     ]
     result = await run_attack(root, steps, tmp_path / "log", mode="auto-edit", env={"PUNIE_PROJECT_TOOLS": "1"})
-    outputs = [str(e.raw_output) for e in result.finals()]
+    outputs = [output_of(e) for e in result.finals()]
     assert tool.read_bytes() == program and os.access(tool, os.X_OK), outputs  # edited, still executable
     _verdict(result, outside)
     assert all("(punie's ruff)" in outputs[i] for i in (0, 2, 3)), outputs

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.scripts import write_script
-from tests.security.hostile import calls
+from tests.security.hostile import calls, output_of
 from tests.support.acp_client import PUNIE, RecordingClient, punie_server, server_env, start_session, text_prompt
 from tests.support.terminals import alive, pids_in
 
@@ -139,7 +139,7 @@ async def test_a_command_that_kills_its_supervisor_leaves_nothing_behind(tmp_pat
         assert len(pids) == 2
         await until(lambda: not survivors(pids))
         final = client.tool_events(sid)[-1]
-        assert final.status == "failed" and "SIGKILL" in final.raw_output
+        assert final.status == "failed" and "SIGKILL" in output_of(final)
 
 
 async def test_a_command_holding_the_control_pipe_still_dies_with_the_server(tmp_path: Path, project: Path) -> None:
@@ -175,7 +175,7 @@ async def test_a_flood_of_background_children_is_killed_on_timeout(tmp_path: Pat
         pids = pids_in(project / "pids")
         assert len(pids) == 200
         assert survivors(pids) == []  # the call ended only once its supervisor had killed them all
-        assert "timed out after 3 s" in client.tool_events(sid)[-1].raw_output
+        assert "timed out after 3 s" in output_of(client.tool_events(sid)[-1])
 
 
 async def test_ctrl_c_on_punie_ask_kills_every_process_it_started_before_it_exits(

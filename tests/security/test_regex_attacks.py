@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from tests.e2e.scripts import write_script
-from tests.security.hostile import Outside, assert_contained, calls, run_attack
+from tests.security.hostile import Outside, assert_contained, calls, output_of, run_attack
 from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
 
 pytestmark = pytest.mark.anyio
@@ -50,8 +50,8 @@ async def test_a_catastrophic_grep_fails_the_call_and_the_server_goes_on(tmp_pat
     assert result.stop_reason == "end_turn"
     slow, normal = result.finals()
     assert slow.status == "failed"
-    assert "backtracks catastrophically" in str(slow.raw_output) and "evil.txt:1" in str(slow.raw_output)
-    assert normal.status == "completed" and str(normal.raw_output) == "ok.py:1: def ok(): pass"
+    assert "backtracks catastrophically" in output_of(slow) and "evil.txt:1" in output_of(slow)
+    assert normal.status == "completed" and output_of(normal) == "ok.py:1: def ok(): pass"
 
 
 async def test_patterns_that_blow_up_when_compiled_or_are_huge_are_refused(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ async def test_patterns_that_blow_up_when_compiled_or_are_huge_are_refused(tmp_p
         result = await run_attack(root, steps, tmp_path / "log")
     assert_contained(result, outside)
     assert result.stop_reason == "end_turn"
-    outputs = [(f.status, str(f.raw_output)) for f in result.finals()]
+    outputs = [(f.status, output_of(f)) for f in result.finals()]
     assert [status for status, _ in outputs] == ["failed"] * 5
     assert "counted repetitions" in outputs[0][1]
     assert "at most 1000" in outputs[1][1]
@@ -86,8 +86,8 @@ async def test_a_hostile_gitignore_pattern_does_not_freeze_the_listing(tmp_path:
     assert_contained(result, outside)
     listed, grep = result.finals()
     assert listed.status == "completed"
-    assert str(listed.raw_output).splitlines() == [".gitignore", "a" * 200]  # the rule itself still applies
-    assert grep.status == "completed" and str(grep.raw_output) == "a" * 200 + ":1: x"
+    assert output_of(listed).splitlines() == [".gitignore", "a" * 200]  # the rule itself still applies
+    assert grep.status == "completed" and output_of(grep) == "a" * 200 + ":1: x"
 
 
 async def test_cancel_stops_a_catastrophic_grep_and_other_sessions_are_answered_meanwhile(tmp_path: Path) -> None:

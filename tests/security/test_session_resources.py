@@ -18,7 +18,7 @@ import pytest
 
 from punie_acp.workspace.watch import MAX_WATCHED_ROOTS
 from tests.e2e.scripts import write_script
-from tests.security.hostile import calls
+from tests.security.hostile import calls, output_of
 from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
 
 pytestmark = pytest.mark.anyio
@@ -68,13 +68,13 @@ async def test_sixty_open_sessions_keep_threads_and_inotify_bounded_and_turns_ru
             for root in roots[:DISTINCT_ROOTS] + [shared] * SHARED_ROOT_SESSIONS:
                 sid = await start_session(conn, client, root)
                 await conn.prompt(session_id=sid, prompt=text_prompt("list"))
-                assert finished(client.updates[sid])[0].raw_output == "app.py"
+                assert output_of(finished(client.updates[sid])[0]) == "app.py"
             # A turn in yet another session still runs, and sees what was created meanwhile.
             (shared / "new.py").write_text("NEW = 1\n")
             last = await start_session(conn, client, shared)
             response = await conn.prompt(session_id=last, prompt=text_prompt("list"))
         assert response.stop_reason == "end_turn"
-        assert finished(client.updates[last])[0].raw_output == "app.py\nnew.py"
+        assert output_of(finished(client.updates[last])[0]) == "app.py\nnew.py"
         inotify = inotify_instances(proc.pid)
         threads = threads_of(proc.pid)
     assert inotify <= MAX_WATCHED_ROOTS, f"{inotify} inotify instances for {DISTINCT_ROOTS + 1} roots"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.hostile import AttackResult, Outside, assert_contained, run_attack
+from tests.security.hostile import AttackResult, Outside, assert_contained, output_of, run_attack
 from tests.support.acp_client import RecordingClient
 from tests.support.fs_client import FsClient
 
@@ -59,13 +59,13 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
 def listing(result: AttackResult) -> list[str]:
     final = result.finals()[0]
     assert final.status == "completed"
-    return str(final.raw_output).splitlines()
+    return output_of(final).splitlines()
 
 
 def check_every_call_ended(result: AttackResult, count: int) -> None:
     assert result.stop_reason == "end_turn"
     finals = result.finals()
-    assert len(finals) == count, [f.raw_output for f in finals]
+    assert len(finals) == count, [output_of(f) for f in finals]
 
 
 def check_nothing_misleads(result: AttackResult, root: str) -> None:
@@ -106,7 +106,7 @@ async def test_hostile_names_and_bytes_end_as_tool_calls_not_as_a_failed_prompt(
     assert LONG in lines and "plain.py" in lines
     assert any("not usable in a path" in line for line in lines)
 
-    grep = str(finals[1].raw_output)
+    grep = output_of(finals[1])
     assert "bad\\xff\\xfename.py:1: needle = 2" in grep
     assert "fake\\x0asecret.py:1: needle = 1" in grep
     # A matched line stays one line: its carriage return and bidi controls are escaped.
@@ -115,17 +115,17 @@ async def test_hostile_names_and_bytes_end_as_tool_calls_not_as_a_failed_prompt(
 
     if editor == "local disk":
         assert finals[2].status == "completed"
-        assert "needle caf\ufffd" in str(finals[2].raw_output)
-        assert "not UTF-8" in str(finals[2].raw_output)
-        assert finals[3].status == "completed" and "\ufffd" in str(finals[3].raw_output)
+        assert "needle caf\ufffd" in output_of(finals[2])
+        assert "not UTF-8" in output_of(finals[2])
+        assert finals[3].status == "completed" and "\ufffd" in output_of(finals[3])
     else:  # the editor double refuses to decode them: a failed call, the turn goes on
         assert finals[2].status == "failed" and finals[3].status == "failed"
 
     plans = [u for u in result.client.updates[result.session_id] if u.session_update == "plan"]
     assert [e.content for e in plans[-1].entries] == ["step \\ud800 one\\x0afake step: completed"]
-    assert finals[5].status == "failed" and "surrogate" in str(finals[5].raw_output)
+    assert finals[5].status == "failed" and "surrogate" in output_of(finals[5])
     assert finals[6].status == "failed" and finals[7].status == "completed"
-    assert finals[8].status == "failed" and "Unknown tool name" in str(finals[8].raw_output)
+    assert finals[8].status == "failed" and "Unknown tool name" in output_of(finals[8])
 
 
 async def test_an_editor_buffer_with_lone_surrogates_is_read_as_replacement_characters(tmp_path: Path) -> None:
@@ -143,6 +143,6 @@ async def test_an_editor_buffer_with_lone_surrogates_is_read_as_replacement_char
     final = result.finals()[0]
     assert final.status == "completed"
     # A proper pair (JSON's way to write U+103FF) is kept; lone halves become U+FFFD.
-    assert "pair = '\U000103ff'\nflipped = '\ufffd\ufffd'\nlone = '\ufffd'" in str(final.raw_output)
-    assert "sent 3 invalid character(s) (lone surrogates)" in str(final.raw_output)
+    assert "pair = '\U000103ff'\nflipped = '\ufffd\ufffd'\nlone = '\ufffd'" in output_of(final)
+    assert "sent 3 invalid character(s) (lone surrogates)" in output_of(final)
     json.dumps(result.shown, ensure_ascii=False).encode("utf-8")
