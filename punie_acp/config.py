@@ -35,6 +35,8 @@ class Settings:
     top_p: float = 1.0
     draft_model: str | None = None
     num_draft_tokens: int = 3
+    # Prompt tokens per prefill chunk (mlx-lm's own default; fixed, so prefill costs what bare mlx-lm's does).
+    prefill_step_size: int = 2048
     # Turn limits: model requests and tool calls one prompt may make.
     request_limit: int = 50
     tool_calls_limit: int = 100
