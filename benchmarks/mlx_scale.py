@@ -15,12 +15,13 @@ in punie and bare alike, so the repetition guard has nothing to catch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import PartDeltaEvent, PartStartEvent
@@ -28,6 +29,7 @@ from pydantic_ai.settings import ModelSettings
 
 from punie_acp.config import Settings
 from punie_acp.models.mlx import MlxBackend
+from punie_acp.models.mlx.jobs import JobStats
 from punie_acp.models.mlx.loading import LoadProgress
 from tests.support.fabricate import ModelShape, _model_config, _prepare
 
@@ -37,7 +39,7 @@ MOE = ModelShape(hidden_size=2048, num_hidden_layers=48, intermediate_size=6144,
                  moe_intermediate_size=768)  # fmt: skip
 DENSE = ModelShape(hidden_size=1024, num_hidden_layers=28, intermediate_size=3072, num_attention_heads=16,
                    num_key_value_heads=8, head_dim=128, bpe_vocab=2048)  # fmt: skip
-SAMPLING: dict[str, Any] = {"temperature": 1.0, "seed": 7}
+TEMPERATURE, SEED = 1.0, 7
 Row = tuple[str, str, str, str, str]
 
 
@@ -72,7 +74,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
         down.weight = down.weight * 1e-3
         layer.set_dtype(mx.bfloat16)
         if bits:
-            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)
+            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)  # type: ignore[attr-defined]
             quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
         mx.eval(layer.parameters())
     hidden = shape.hidden_size
@@ -90,7 +92,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
     mx.eval(model.parameters())
     save_model(path, model)
     save_config(config, path / "config.json")
-    size = sum(int(v.nbytes) for _, v in tree_flatten(model.parameters()))
+    size = sum(int(v.nbytes) for _, v in cast(list[tuple[str, Any]], tree_flatten(model.parameters())))
     print(f"fabricated {path.name}: {size / 1e9:.1f} GB", flush=True)
     return path
 
@@ -111,7 +113,7 @@ async def punie_ttft(backend: MlxBackend, session: str, prompt: str) -> tuple[fl
     """(seconds to the first token, prompt tokens, seconds to the end of the first prefill chunk)."""
     chunks: list[float] = []
     backend.engine.on_prefill_chunk = lambda stats: chunks.append(time.perf_counter())
-    settings = ModelSettings(max_tokens=1, **SAMPLING)
+    settings = ModelSettings(max_tokens=1, temperature=TEMPERATURE, seed=SEED)
     started = time.perf_counter()
     first = 0.0
     async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
@@ -153,7 +155,7 @@ def bare_decode(backend: MlxBackend, tokens: int) -> float:
 
 async def punie_decode(backend: MlxBackend, session: str, tokens: int) -> float:
     stamps: list[float] = []
-    settings = ModelSettings(max_tokens=tokens, **SAMPLING)
+    settings = ModelSettings(max_tokens=tokens, temperature=TEMPERATURE, seed=SEED)
     async with Agent(backend.model_for(session)).run_stream_events("Count.", model_settings=settings) as events:
         async for event in events:
             if isinstance(event, PartStartEvent | PartDeltaEvent):
@@ -179,7 +181,7 @@ async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> lis
         punie.append(seconds)
         to_chunk.append(chunk)
         prompt = long_prompt(backend, tokens, 100 + i)
-        seconds, n_bare = await engine.call(lambda prompt=prompt: bare_ttft(backend, prompt))
+        seconds, n_bare = await engine.call(functools.partial(bare_ttft, backend, prompt))
         bare.append(seconds)
     p, b = statistics.median(punie), statistics.median(bare)
     assert engine.loaded is not None
@@ -215,7 +217,7 @@ async def cancel_once(backend: MlxBackend, session: str, prompt: str, phase: str
         return handles[-1]
 
     async def run() -> None:
-        settings = ModelSettings(max_tokens=4000, **SAMPLING)
+        settings = ModelSettings(max_tokens=4000, temperature=TEMPERATURE, seed=SEED)
         async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
             seen = 0
             async for event in events:
@@ -225,8 +227,12 @@ async def cancel_once(backend: MlxBackend, session: str, prompt: str, phase: str
                         reached.set()
 
     engine.submit = recording_submit  # type: ignore[method-assign]
+
+    def on_chunk(stats: JobStats) -> None:  # model thread
+        loop.call_soon_threadsafe(reached.set)
+
     if phase == "prefill":
-        engine.on_prefill_chunk = lambda stats: loop.call_soon_threadsafe(reached.set)
+        engine.on_prefill_chunk = on_chunk
     task = asyncio.create_task(run())
     await reached.wait()
     await asyncio.sleep(delay)  # land anywhere inside a step, not just after one
@@ -258,7 +264,7 @@ async def cancel(name: str, backend: MlxBackend, tokens: int, repeats: int, per_
 
 async def load(path: Path, warm_up: bool = True) -> MlxBackend:
     """Load with the sampler the benchmark uses as the default (the warm-up compiles that one)."""
-    backend = MlxBackend(str(path), Settings(temperature=SAMPLING["temperature"]))
+    backend = MlxBackend(str(path), Settings(temperature=TEMPERATURE))
     engine = backend.engine
     if not warm_up:
         engine._warm_up = lambda: None  # type: ignore[method-assign]
