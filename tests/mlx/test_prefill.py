@@ -222,3 +222,8 @@ def test_step_pace_is_the_slowest_layer_per_token_and_ignores_layer_zero() -> No
     assert fast.layers(0, 2048, 26) == 20
     fast.observe(0, 2, 20, 2048, 0.02 * 20)  # a first-of-its-shape spike
     assert fast.layers(0, 2048, 6) == 1
+
+
+def test_a_prefill_step_below_one_token_falls_back_to_the_default() -> None:
+    backend = MlxBackend("unused", Settings(prefill_step_size=0))
+    assert backend.engine.prefill.step == DEFAULT_PREFILL_STEP

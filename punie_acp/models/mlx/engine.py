@@ -28,7 +28,7 @@ from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats, Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
-from punie_acp.models.mlx.steps import PrefillTuning, Steps, run_job
+from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
 from punie_acp.models.mlx.warmup import warm_up
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,11 @@ class Engine:
         self.error: BaseException | None = None
         self.loaded: LoadedModel | None = None
         self.history: deque[JobStats] = deque(maxlen=256)
-        self.prefill = PrefillTuning(step=prefill_step or settings.prefill_step_size)
+        step = prefill_step or settings.prefill_step_size
+        if step < 1:
+            log.warning("prefill_step_size %s is not a token count; using mlx-lm's default", step)
+            step = DEFAULT_PREFILL_STEP
+        self.prefill = PrefillTuning(step=step)
         self._commands: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._settled = threading.Event()  # loaded, or failed to
         self._lock = threading.Lock()
