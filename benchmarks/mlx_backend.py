@@ -2,12 +2,17 @@
 
     python benchmarks/mlx_backend.py            # mid-sized models, a few minutes on 2 CPU cores
     python benchmarks/mlx_backend.py --quick    # small models, CI-sized
+    python benchmarks/mlx_backend.py --scale    # GPU-shaped MoE and dense models (mlx_scale.py)
 
 1. decode tokens/s: punie (Agent → MlxModel → model thread) vs bare `mlx_lm.stream_generate`;
 2. a session of five tool turns: tokens prefilled and wall time with the per-session KV cache,
    without it, and PydanticAI → HTTP → `mlx_lm.server` on the same model;
 3. spawn → `initialize` answer while a large model loads, and the server's RSS at that moment;
-4. cancel latency mid-prefill and mid-decode (p50/p95), next to the time of one token / chunk.
+4. cancel latency mid-prefill and mid-decode (p50/p95), next to the time of one token / chunk;
+5. time to first token for a long prompt (first after loading, then warm) and prefill tokens/s,
+   beside bare `stream_generate` run on punie's model thread.
+With --scale, the GPU-shaped models of `mlx_scale.py` instead: 5. and decode, cancel and the
+first prompt without the warm-up, on whatever mlx backend is present.
 
 Models are fabricated (random or scripted float32 Qwen3, see tests.support.fabricate) and
 kept in --workdir. mlx's CPU wheel ships reference BLAS; when Debian's libopenblas0-pthread is
@@ -47,6 +52,7 @@ from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent  
 from pydantic_ai.settings import ModelSettings  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
 
+from benchmarks import mlx_scale  # noqa: E402
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
 from punie_acp.models.mlx.model import MlxModel  # noqa: E402
@@ -75,12 +81,15 @@ def build(workdir: Path, quick: bool) -> dict[str, Path]:
     shape = SMALL if quick else MID
     dirs = {"decode": workdir / f"endless-{shape.hidden_size}", "tools": workdir / f"tools-{shape.hidden_size}"}
     dirs["large"] = workdir / ("random-1024" if quick else "random-2048")
+    dirs["prefill"] = workdir / "random-1024"
     if not (dirs["decode"] / "model.safetensors").exists():
         write_scripted_model(dirs["decode"], ENDLESS, shape=shape)
     if not (dirs["tools"] / "model.safetensors").exists():
         write_scripted_model(dirs["tools"], FIRST, AGAIN, shape=shape)
     if not (dirs["large"] / "model.safetensors").exists():
         write_random_model(dirs["large"], MID if quick else LARGE)
+    if not (dirs["prefill"] / "model.safetensors").exists():
+        write_random_model(dirs["prefill"], MID)
     return dirs
 
 
@@ -349,20 +358,40 @@ async def cancel_latency(path: Path, repeats: int) -> None:
             "≤100 ms + one token")  # fmt: skip
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small models, fewer repeats (CI-sized)")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/punie-bench-models"))
-    args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    blas = "OpenBLAS (preloaded)" if OPENBLAS in os.environ.get("LD_PRELOAD", "") else "mlx's reference BLAS"
+async def cpu_rows(args: argparse.Namespace) -> None:
     print(f"building models in {args.workdir} …", file=sys.stderr, flush=True)
     dirs = build(args.workdir, args.quick)
     await decode(dirs["decode"], 96 if args.quick else 128)
     await sessions(dirs["tools"], 2)
     startup(dirs["large"])
     await cancel_latency(dirs["decode"], 3 if args.quick else 10)
-    print(f"\nmlx backend benchmark ({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs; {blas})\n")
+    backend = await mlx_scale.load(dirs["prefill"])
+    for metric, *rest in await mlx_scale.ttft("random 1024x8", backend, args.prompt_tokens, args.repeats):
+        row(metric, *rest)
+    await backend.aclose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small models, fewer repeats (CI-sized)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/punie-bench-models"))
+    parser.add_argument("--scale", action="store_true", help="the GPU-shaped models of mlx_scale.py instead")
+    parser.add_argument("--models", default="moe,dense", help="with --scale: which of moe,dense")
+    parser.add_argument("--prompt-tokens", type=int, default=4000, help="long prompt for time to first token")
+    parser.add_argument("--repeats", type=int, default=3, help="TTFT and decode repeats (--scale, section 5)")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    import mlx.core as mx
+
+    where = f"mlx {mx.__version__} on {mx.default_device()}" + (" (CUDA)" if mx.cuda.is_available() else "")
+    if args.scale:
+        ROWS.extend(await mlx_scale.run(args.workdir, args.models.split(","), args.prompt_tokens, args.repeats))
+        print(f"\nmlx backend benchmark at scale ({where})\n")
+    else:
+        await cpu_rows(args)
+        blas = "OpenBLAS (preloaded)" if OPENBLAS in os.environ.get("LD_PRELOAD", "") else "mlx's reference BLAS"
+        mode = "quick" if args.quick else "full"
+        print(f"\nmlx backend benchmark ({mode}; {where}; {os.cpu_count()} CPUs; {blas})\n")
     header = ("metric", "punie", "baseline (same run)", "ratio", "target")
     widths = [max(len(r[i]) for r in [header, *ROWS]) for i in range(5)]
     for line in [header, tuple("-" * w for w in widths), *ROWS]:

@@ -26,9 +26,10 @@ from typing import Any
 from punie_acp.config import Settings
 from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
-from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats
+from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats, Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
-from punie_acp.models.mlx.steps import PrefillTuning, Steps, run_job
+from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
+from punie_acp.models.mlx.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,11 @@ class Engine:
         self.error: BaseException | None = None
         self.loaded: LoadedModel | None = None
         self.history: deque[JobStats] = deque(maxlen=256)
-        self.prefill = PrefillTuning(fixed=prefill_step)
+        step = prefill_step or settings.prefill_step_size
+        if step < 1:
+            log.warning("prefill_step_size %s is not a token count; using mlx-lm's default", step)
+            step = DEFAULT_PREFILL_STEP
+        self.prefill = PrefillTuning(step=step)
         self._commands: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._settled = threading.Event()  # loaded, or failed to
         self._lock = threading.Lock()
@@ -53,6 +58,7 @@ class Engine:
         self._pending: deque[JobHandle] = deque()
         self._active: list[_Active] = []
         self._caches: PromptCacheStore | None = None
+        self.warmups = 0  # warm-up generations run (one per load)
 
     # -- event loop side ------------------------------------------------------------------
 
@@ -144,6 +150,7 @@ class Engine:
         try:
             self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
             self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache)
+            self._warm_up()
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all
             log.info("loading %s failed: %s", self.spec, exc, exc_info=True)
@@ -162,6 +169,21 @@ class Engine:
         except BaseException:
             log.exception("the mlx model thread crashed")
             raise
+
+    def _warm_up(self) -> None:
+        """Compile what the first prompt needs before reporting ready (see `warmup.py`).
+
+        A failed warm-up costs only speed: the model is served anyway, and a real fault shows
+        up again, with its own message, on the first prompt.
+        """
+        assert self.loaded is not None
+        self.warmups += 1
+        try:
+            settings = self.settings
+            sampling = Sampling(max_tokens=1, temperature=settings.temperature, top_p=settings.top_p)
+            warm_up(self.loaded, self._new_cache, self.prefill.step, sampling, settings.num_draft_tokens, self._report)
+        except Exception:
+            log.exception("the warm-up generation failed; serving without it")
 
     def _new_cache(self) -> SessionCache:
         assert self.loaded is not None

@@ -32,12 +32,15 @@ STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 class LoadProgress:
     stage: str
     done: int = 0
-    total: int = 0  # bytes; 0 when the stage has no measure
+    total: int = 0  # 0 when the stage has no measure
     started: float = field(default_factory=time.monotonic)
+    unit: str = "bytes"  # of done/total; any other unit is shown as a percentage alone
 
     def describe(self, name: str) -> str:
         if self.total > 0:
             percent = min(100, 100 * self.done // self.total)
+            if self.unit != "bytes":
+                return f"Loading {name}: {self.stage} {percent}%"
             return f"Loading {name}: {self.stage} {percent}% ({_size(self.done)} of {_size(self.total)})"
         return f"Loading {name}: {self.stage} ({time.monotonic() - self.started:.0f} s)"
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from punie_acp.models.mlx.cache import PromptCacheStore, SessionCache
 from punie_acp.models.mlx.decode import token_stream
@@ -15,25 +16,65 @@ from punie_acp.models.mlx.guards import RepetitionGuard
 from punie_acp.models.mlx.jobs import JobHandle, JobStats, Prompted, Text
 from punie_acp.models.mlx.loading import LoadedModel
 
-PREFILL_STEP_S = 0.04
+# mlx-lm's own `generate_step(prefill_step_size=2048)`: prefill then costs what bare mlx-lm's does.
+DEFAULT_PREFILL_STEP = 2048
+# Work per prefill step when layers are fast: a step evaluates as many layers as fit in this.
+STEP_TARGET_S = 0.02
 Steps = Generator[None, None, None]
 
 
 @dataclass
-class PrefillTuning:
-    """Chunk size for prefill: adapted so one layer of one chunk takes about `PREFILL_STEP_S`."""
+class _Pace:
+    """Slowest seconds per token per layer seen in one model's prefill steps."""
 
-    fixed: int | None = None
-    step: int = 32
+    previous: float = 0.0  # over the last chunk
+    current: float = 0.0  # over this chunk so far
+
+
+@dataclass
+class PrefillTuning:
+    """Prefill chunk size: fixed, never derived from timings.
+
+    An adaptive size was tried and collapsed on CUDA: the first attention at each new key/value
+    length costs a fixed 50–90 ms there, which read as slow compute, shrank the chunks to 8
+    tokens and paid that fixed cost ~500 times for a 4,000-token prompt. With a fixed size a
+    prompt makes `ceil(n / step)` chunks, the same shapes bare mlx-lm makes.
+
+    Timings decide only how often the stop flag is checked: a step evaluates one layer, or
+    several when layers take well under `target_s` (each evaluation is a device sync, which
+    costs ~30% of prefill when a layer takes 1 ms, as a 0.6B model's does on an H200). The
+    estimate is the slowest layer of this chunk and the last one, per token, per model, so a
+    slow first-of-its-shape layer only makes the next steps single layers again. Layer 0 alone
+    is never a measure: its state needs only the embedding and the key/value projections.
+    """
+
+    step: int = DEFAULT_PREFILL_STEP
     on_chunk: Callable[[JobStats], None] | None = None  # test/benchmark hook, model thread
+    target_s: float = STEP_TARGET_S  # 0: one layer per step
+    _paces: dict[int, _Pace] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.step = self.fixed or self.step
+        if self.step < 1:
+            raise ValueError(f"prefill step must be at least 1 token, not {self.step}")
 
-    def adapt(self, n: int, seconds: float) -> None:
-        if self.fixed is None and seconds > 0:
-            estimate = n * PREFILL_STEP_S / seconds
-            self.step = max(8, min(2048, int((self.step + estimate) / 2)))
+    def start_chunk(self, model: int) -> None:
+        pace = self._paces.setdefault(model, _Pace())
+        if pace.current > 0:
+            pace.previous, pace.current = pace.current, 0.0
+
+    def layers(self, model: int, tokens: int, remaining: int) -> int:
+        """How many layers the next step of a `tokens`-token chunk evaluates."""
+        pace = self._paces.get(model, _Pace())
+        per_token = max(pace.previous, pace.current)
+        if per_token <= 0 or self.target_s <= 0:
+            return 1
+        return max(1, min(remaining, int(self.target_s / (per_token * tokens))))
+
+    def observe(self, model: int, first: int, layers: int, tokens: int, seconds: float) -> None:
+        if first == 0 and layers == 1:
+            return
+        pace = self._paces.setdefault(model, _Pace())
+        pace.current = max(pace.current, seconds / (layers * tokens))
 
 
 def run_job(
@@ -55,38 +96,62 @@ def run_job(
         caches.release(request.session_id)
 
 
-def _prefill(
-    handle: JobHandle, loaded: LoadedModel, entry: SessionCache, tokens: list[int], tuning: PrefillTuning
+def prefill_chunks(
+    loaded: LoadedModel,
+    entry: SessionCache,
+    tokens: list[int],
+    tuning: PrefillTuning,
+    on_chunk: Callable[[int, bool], None],
 ) -> Steps:
-    """Run the prompt (but its last token) through each model, one layer of one chunk per step.
+    """Run the prompt (but its last token) through each model, one or more layers of one chunk per step.
 
     The chunk's graph is built once (cache offsets advance then); evaluating layer i's cache
-    state computes layers 0..i only, so the stop flag is checked between layers and chunks can
-    stay large enough to be efficient. A chunk abandoned half-way stays valid: the rest of its
-    layers are computed when that cache is next used.
+    state computes layers 0..i only, so the stop flag is checked between layers while the chunk
+    stays as large as bare mlx-lm's. A chunk abandoned half-way stays valid: the rest of its
+    layers are computed when that cache is next used. `on_chunk(n, main)` follows each chunk.
     """
     import mlx.core as mx
     from mlx_lm.generate import generation_stream
 
-    for part, model in zip(entry.parts, [loaded.model, loaded.draft], strict=False):
+    models: list[Any] = [loaded.model, loaded.draft]
+    for index, (part, model) in enumerate(zip(entry.parts, models, strict=False)):
         position = part.offset
         while position < len(tokens) - 1:
             n = min(tuning.step, len(tokens) - 1 - position)
-            slowest = 0.0
             with mx.stream(generation_stream):
                 model(mx.array(tokens[position : position + n])[None], cache=part.layers)
-            for layer in part.layers:
+            tuning.start_chunk(index)
+            done = 0
+            while done < len(part.layers):
+                group = tuning.layers(index, n, len(part.layers) - done)
                 started = time.perf_counter()
                 with mx.stream(generation_stream):
-                    mx.eval(layer.state)
-                slowest = max(slowest, time.perf_counter() - started)
+                    mx.eval(part.layers[done + group - 1].state)  # and every layer before it
+                tuning.observe(index, done, group, n, time.perf_counter() - started)
+                done += group
                 yield
             position += n
-            if part is entry.parts[0]:
-                handle.stats.prefilled_tokens += n
-            tuning.adapt(n, slowest)
-            if tuning.on_chunk is not None:
-                tuning.on_chunk(handle.stats)
+            mx.clear_cache()  # as mlx-lm does after each chunk: the chunk's buffers go back
+            on_chunk(n, part is entry.parts[0])
+
+
+def prefill_quanta(loaded: LoadedModel, entry: SessionCache, prompt_tokens: int, step: int) -> int:
+    """How many steps `prefill_chunks` takes, one layer a step, for a prompt on an empty cache."""
+    chunks = -(-max(0, prompt_tokens - 1) // step)
+    models = [m for m in (loaded.model, loaded.draft) if m is not None]
+    return sum(chunks * len(part.layers) for part, _ in zip(entry.parts, models, strict=False))
+
+
+def _prefill(
+    handle: JobHandle, loaded: LoadedModel, entry: SessionCache, tokens: list[int], tuning: PrefillTuning
+) -> Steps:
+    def chunk_done(n: int, main: bool) -> None:
+        if main:
+            handle.stats.prefilled_tokens += n
+        if tuning.on_chunk is not None:
+            tuning.on_chunk(handle.stats)
+
+    yield from prefill_chunks(loaded, entry, tokens, tuning, chunk_done)
 
 
 def _decode(

@@ -1,0 +1,322 @@
+"""GPU-shaped models for `mlx_backend.py --scale`: fabricated in mlx, measured beside bare mlx-lm.
+
+Two shapes, as on the accelerator machine (`../shared/gpu-benchmarking.md`): a Qwen3-30B-A3B-like
+MoE in 4 bits (gather_qmm; the router stays 8-bit, mlx-lm's rule) and a Qwen3-0.6B-like dense
+model in bf16, both with `vocab_size` padded to Qwen's 151,936 so lm_head costs what it costs.
+
+Weights are random, made in mlx one layer at a time (30B float32 through numpy would need
+~120 GB). `o_proj`/`down_proj` are scaled by 1e-3 so the residual stream stays the token
+embedding, and every embedding carries a constant on axis 0 that the lm_head rows of padded
+and added (special) ids answer with a large negative weight: sampling never emits them, so a
+reply neither ends by itself nor decodes unknown ids. Decoding samples (temperature 1, seeded)
+in punie and bare alike, so the repetition guard has nothing to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic_ai import Agent
+from pydantic_ai.messages import PartDeltaEvent, PartStartEvent
+from pydantic_ai.settings import ModelSettings
+
+from punie_acp.config import Settings
+from punie_acp.models.mlx import MlxBackend
+from punie_acp.models.mlx.jobs import JobStats
+from punie_acp.models.mlx.loading import LoadProgress
+from tests.support.fabricate import ModelShape, _model_config, _prepare
+
+QWEN_VOCAB = 151_936
+MOE = ModelShape(hidden_size=2048, num_hidden_layers=48, intermediate_size=6144, num_attention_heads=32,
+                 num_key_value_heads=4, head_dim=128, bpe_vocab=2048, num_experts=128, num_experts_per_tok=8,
+                 moe_intermediate_size=768)  # fmt: skip
+DENSE = ModelShape(hidden_size=1024, num_hidden_layers=28, intermediate_size=3072, num_attention_heads=16,
+                   num_key_value_heads=8, head_dim=128, bpe_vocab=2048)  # fmt: skip
+TEMPERATURE, SEED = 1.0, 7
+Row = tuple[str, str, str, str, str]
+
+
+def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
+    """Write a loadable model directory (skipped when one is there)."""
+    if (path / "config.json").exists():
+        return path
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx.utils import tree_flatten
+    from mlx_lm.utils import _get_classes, save_config, save_model
+    from tokenizers import Tokenizer
+
+    n_tokens, eos = _prepare(path, "qwen3", (), shape.bpe_vocab)
+    plain = Tokenizer.from_file(str(path / "tokenizer.json")).get_vocab_size(with_added_tokens=False)
+    assert n_tokens <= QWEN_VOCAB
+    config = _model_config(shape, QWEN_VOCAB, eos, tie=False)
+    config["torch_dtype"] = "bfloat16"
+    model_class, args_class = _get_classes(config)
+    mx.random.seed(0)
+    model = model_class(args_class.from_dict(config))  # lazy: nothing is materialised yet
+
+    def gate_8_bit(name: str, module: Any) -> bool | dict[str, int]:
+        if not hasattr(module, "to_quantized"):
+            return False
+        return {"group_size": 64, "bits": 8} if name.endswith("mlp.gate") else True
+
+    quantization: dict[str, Any] = {"group_size": 64, "bits": bits, "mode": "affine"} if bits else {}
+    for index, layer in enumerate(model.layers):
+        layer.self_attn.o_proj.weight = layer.self_attn.o_proj.weight * 1e-3
+        down = layer.mlp.switch_mlp.down_proj if shape.num_experts else layer.mlp.down_proj
+        down.weight = down.weight * 1e-3
+        layer.set_dtype(mx.bfloat16)
+        if bits:
+            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)  # type: ignore[attr-defined]
+            quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
+        mx.eval(layer.parameters())
+    hidden = shape.hidden_size
+    marker = mx.zeros((QWEN_VOCAB, hidden)).at[:, 0].add(1.0)  # the constant on axis 0
+    embed = mx.random.normal((QWEN_VOCAB, hidden)) * 0.02
+    model.model.embed_tokens.weight = (embed * (1 - marker) + marker).astype(mx.bfloat16)
+    banned = (mx.arange(QWEN_VOCAB) >= plain)[:, None] * marker  # padded and added ids
+    head = mx.random.normal((QWEN_VOCAB, hidden)) * 0.02
+    model.lm_head.weight = (head * (1 - marker) - banned).astype(mx.bfloat16)
+    model.model.norm.set_dtype(mx.bfloat16)
+    if bits:
+        model.model.embed_tokens = model.model.embed_tokens.to_quantized(group_size=64, bits=bits)
+        model.lm_head = model.lm_head.to_quantized(group_size=64, bits=bits)
+        config["quantization"] = config["quantization_config"] = quantization
+    mx.eval(model.parameters())
+    save_model(path, model)
+    save_config(config, path / "config.json")
+    size = sum(int(v.nbytes) for _, v in cast(list[tuple[str, Any]], tree_flatten(model.parameters())))
+    print(f"fabricated {path.name}: {size / 1e9:.1f} GB", flush=True)
+    return path
+
+
+def long_prompt(backend: MlxBackend, tokens: int, salt: int) -> str:
+    """A user message of about `tokens` tokens; `salt` makes each differ from the first token on."""
+    assert backend.engine.loaded is not None
+    encode = backend.engine.loaded.tokenizer.encode
+
+    def text(words: int) -> str:
+        return f"Request {salt}. " + " ".join(f"item{(i * 7 + salt) % 997}" for i in range(words))
+
+    per_word = len(encode(text(400))) / 400
+    return text(int(tokens / per_word))
+
+
+async def punie_ttft(backend: MlxBackend, session: str, prompt: str) -> tuple[float, int, float]:
+    """(seconds to the first token, prompt tokens, seconds to the end of the first prefill chunk)."""
+    chunks: list[float] = []
+    backend.engine.on_prefill_chunk = lambda stats: chunks.append(time.perf_counter())
+    settings = ModelSettings(max_tokens=1, temperature=TEMPERATURE, seed=SEED)
+    started = time.perf_counter()
+    first = 0.0
+    async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
+        async for event in events:
+            if isinstance(event, PartStartEvent | PartDeltaEvent) and not first:
+                first = time.perf_counter() - started
+    first = first or time.perf_counter() - started  # a first token that was a stop token shows no text
+    backend.engine.on_prefill_chunk = None
+    backend.forget_session(session)
+    return first, backend.engine.history[-1].prompt_tokens, (chunks[0] - started if chunks else 0.0)
+
+
+def bare_ttft(backend: MlxBackend, prompt: str) -> tuple[float, int]:
+    """The same prompt through `mlx_lm.stream_generate`; run it on the model thread (`engine.call`)."""
+    from mlx_lm.generate import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    loaded = backend.engine.loaded
+    assert loaded is not None
+    started = time.perf_counter()  # from text, as punie's TTFT: the template and tokenizer count too
+    ids = loaded.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
+    for _ in stream_generate(loaded.model, loaded.tokenizer, ids, max_tokens=1, sampler=make_sampler(temp=1.0)):
+        break
+    return time.perf_counter() - started, len(ids)
+
+
+def bare_decode(backend: MlxBackend, tokens: int) -> float:
+    from mlx_lm.generate import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    loaded = backend.engine.loaded
+    assert loaded is not None
+    ids = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "Count."}], add_generation_prompt=True)
+    sampler = make_sampler(temp=1.0)
+    stamps = [time.perf_counter() for _ in stream_generate(loaded.model, loaded.tokenizer, ids, max_tokens=tokens,
+                                                           sampler=sampler)]  # fmt: skip
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+async def punie_decode(backend: MlxBackend, session: str, tokens: int) -> float:
+    stamps: list[float] = []
+    settings = ModelSettings(max_tokens=tokens, temperature=TEMPERATURE, seed=SEED)
+    async with Agent(backend.model_for(session)).run_stream_events("Count.", model_settings=settings) as events:
+        async for event in events:
+            if isinstance(event, PartStartEvent | PartDeltaEvent):
+                stamps.append(time.perf_counter())
+    backend.forget_session(session)
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> list[Row]:
+    """TTFT (first prompt after loading, then warm) and prefill rate, each beside bare mlx-lm.
+
+    Bare runs on punie's model thread (`engine.call`), interleaved with punie, on prompts of the
+    same length but different text, each in a fresh session (the whole prompt is prefilled).
+    """
+    engine = backend.engine
+    first, n_punie, _ = await punie_ttft(backend, "first", long_prompt(backend, tokens, 0))
+    punie: list[float] = []
+    bare: list[float] = []
+    to_chunk: list[float] = []
+    n_bare = 0
+    for i in range(repeats):
+        seconds, _, chunk = await punie_ttft(backend, f"warm{i}", long_prompt(backend, tokens, i + 1))
+        punie.append(seconds)
+        to_chunk.append(chunk)
+        prompt = long_prompt(backend, tokens, 100 + i)
+        seconds, n_bare = await engine.call(functools.partial(bare_ttft, backend, prompt))
+        bare.append(seconds)
+    p, b = statistics.median(punie), statistics.median(bare)
+    assert engine.loaded is not None
+    layers, step = len(engine.loaded.model.layers), engine.prefill.step
+    return [
+        (f"{name}: TTFT, {n_punie}-token prompt (median of {repeats})", f"{p * 1000:.0f} ms",
+         f"{b * 1000:.0f} ms bare stream_generate ({n_bare} tokens)", f"{p / b:.3f}x", "≤1.1x"),
+        (f"{name}: prefill tok/s", f"{n_punie / p:.0f}", f"{n_bare / b:.0f}", f"{(n_punie / p) / (n_bare / b):.3f}x",
+         "-"),
+        (f"{name}: first prompt's TTFT (after warm-up) vs warm", f"{first * 1000:.0f} ms", f"{p * 1000:.0f} ms warm",
+         f"{first / p:.2f}x", "≤1.2x"),
+        (f"{name}: one layer of a {step}-token chunk", f"{statistics.median(to_chunk) * 1000 / layers:.1f} ms", "-",
+         "-", "-"),
+    ]  # fmt: skip
+
+
+async def decode(name: str, backend: MlxBackend, tokens: int, repeats: int) -> Row:
+    punie, bare = [], []
+    for i in range(repeats):
+        punie.append(await punie_decode(backend, f"decode{i}", tokens))
+        bare.append(await backend.engine.call(lambda: bare_decode(backend, tokens)))
+    p, b = statistics.median(punie), statistics.median(bare)
+    return (f"{name}: decode tok/s (median of {repeats})", f"{p:.1f}", f"{b:.1f} bare", f"{p / b:.3f}x", "≥0.97x")
+
+
+async def cancel_once(backend: MlxBackend, session: str, prompt: str, phase: str, delay: float) -> float:
+    """Cancel a turn `delay` s after its first prefill chunk or its 3rd token; seconds until the thread let go."""
+    engine, loop = backend.engine, asyncio.get_running_loop()
+    reached, handles, submit = asyncio.Event(), [], engine.submit
+
+    def recording_submit(request: Any) -> Any:
+        handles.append(submit(request))
+        return handles[-1]
+
+    async def run() -> None:
+        settings = ModelSettings(max_tokens=4000, temperature=TEMPERATURE, seed=SEED)
+        async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
+            seen = 0
+            async for event in events:
+                if isinstance(event, PartStartEvent | PartDeltaEvent):
+                    seen += 1
+                    if phase == "decode" and seen == 3:
+                        reached.set()
+
+    engine.submit = recording_submit  # type: ignore[method-assign]
+
+    def on_chunk(stats: JobStats) -> None:  # model thread
+        loop.call_soon_threadsafe(reached.set)
+
+    if phase == "prefill":
+        engine.on_prefill_chunk = on_chunk
+    task = asyncio.create_task(run())
+    await reached.wait()
+    await asyncio.sleep(delay)  # land anywhere inside a step, not just after one
+    started = time.perf_counter()
+    task.cancel()
+    await handles[-1].wait_done()
+    latency = time.perf_counter() - started
+    await asyncio.gather(task, return_exceptions=True)
+    engine.submit, engine.on_prefill_chunk = submit, None  # type: ignore[method-assign]
+    backend.forget_session(session)
+    return latency
+
+
+async def cancel(name: str, backend: MlxBackend, tokens: int, repeats: int, per_token_ms: float) -> list[Row]:
+    jitter = random.Random(0)
+    rows: list[Row] = []
+    for phase in ("prefill", "decode"):
+        values = []
+        for i in range(repeats):
+            prompt = long_prompt(backend, tokens, 200 + i) if phase == "prefill" else "Tell me a story."
+            values.append(await cancel_once(backend, f"c{phase}{i}", prompt, phase, jitter.uniform(0, 0.05)))
+        values.sort()
+        p50, p95 = statistics.median(values) * 1000, values[min(len(values) - 1, int(0.95 * len(values)))] * 1000
+        unit = "one layer: see above" if phase == "prefill" else f"one token {per_token_ms:.0f} ms"
+        rows.append((f"{name}: cancel mid-{phase} p50/p95 (n={repeats})", f"{p50:.0f} / {p95:.0f} ms", unit, "-",
+                     "≤100 ms + one layer/token"))  # fmt: skip
+    return rows
+
+
+async def load(path: Path, warm_up: bool = True) -> MlxBackend:
+    """Load with the sampler the benchmark uses as the default (the warm-up compiles that one)."""
+    backend = MlxBackend(str(path), Settings(temperature=TEMPERATURE))
+    engine = backend.engine
+    if not warm_up:
+        engine._warm_up = lambda: None  # type: ignore[method-assign]
+    stages: dict[str, float] = {}
+
+    def timed(progress: LoadProgress) -> None:  # model thread
+        stages.setdefault(progress.stage, time.perf_counter())
+        engine.progress = progress
+
+    engine._report = timed  # type: ignore[method-assign]
+
+    async def ignore(text: str) -> None:
+        return None
+
+    await backend.ensure_ready(ignore)
+    marks = [*stages.items(), ("ready", time.perf_counter())]
+    spent = ", ".join(f"{a} {t2 - t1:.1f} s" for (a, t1), (_, t2) in itertools.pairwise(marks))
+    print(f"loaded {path.name} (warm-up {warm_up}): {spent}", flush=True)
+    return backend
+
+
+async def pydantic_ai_first_run() -> Row:
+    """PydanticAI's own first-run cost (no mlx): it lands on the first prompt, so it is taken first."""
+    from pydantic_ai.models.test import TestModel
+
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        await Agent(TestModel()).run("hi")
+        times.append(time.perf_counter() - started)
+    first, second = f"{times[0] * 1000:.0f} ms", f"{times[1] * 1000:.0f} ms second"
+    return ("PydanticAI's first run (TestModel, no mlx)", first, second, "-", "(once a process; not in rows below)")
+
+
+async def run(workdir: Path, which: list[str], tokens: int, repeats: int) -> list[Row]:
+    """Everything for each chosen model; the rows for the benchmark's table."""
+    rows: list[Row] = [await pydantic_ai_first_run()]
+    for name in which:
+        shape, bits = (MOE, 4) if name == "moe" else (DENSE, None)
+        path = fabricate(workdir / f"scale-{name}", shape, bits)
+        backend = await load(path)
+        rows += await ttft(name, backend, tokens, repeats)
+        rows.append(await decode(name, backend, 128, repeats))
+        per_token = 1000 / float(rows[-1][1])
+        rows += await cancel(name, backend, tokens, repeats * 2, per_token)
+        await backend.aclose()
+        cold = await load(path, warm_up=False)
+        first, _, _ = await punie_ttft(cold, "cold", long_prompt(cold, tokens, 0))
+        second, _, _ = await punie_ttft(cold, "cold2", long_prompt(cold, tokens, 1))
+        rows.append((f"{name}: no warm-up: first TTFT vs second", f"{first * 1000:.0f} ms", f"{second * 1000:.0f} ms",
+                     f"{first / second:.2f}x", "(what warm-up saves)"))  # fmt: skip
+        await cold.aclose()
+        for row in rows:
+            print("  " + " | ".join(row), flush=True)
+    return rows

@@ -1,0 +1,77 @@
+"""Warm-up after loading: one short generation on a throwaway cache, before the model is ready.
+
+The first evaluation of each kernel pays its compilation (on CUDA the very first chunk after
+loading once stalled 38 s; mlx's CPU backend compiles fused kernels with the system compiler),
+so without a warm-up the user's first prompt is the slow one. The warm-up runs the same code as
+a real prompt (`prefill_chunks`, then `token_stream`), reported as "Loading X: warming up n%".
+
+Which shapes: on CUDA the first attention at each new key/value length also costs 50–90 ms, so
+the warm-up prefills one full chunk from position 0 (the shape every long first prompt starts
+with) and a short chunk after it (attention over a cache that already holds tokens). Elsewhere
+shapes cost little and a full chunk of a large model would lengthen every load by seconds, so
+a short prompt does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from punie_acp.models.mlx.cache import SessionCache
+from punie_acp.models.mlx.decode import token_stream
+from punie_acp.models.mlx.jobs import Sampling
+from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, Reporter
+from punie_acp.models.mlx.steps import PrefillTuning, prefill_chunks, prefill_quanta
+
+log = logging.getLogger(__name__)
+
+STAGE = "warming up"
+DECODE_TOKENS = 3
+_SHORT = 64  # tokens of the short chunk
+
+
+def plan(step: int, cuda: bool) -> tuple[int, int]:
+    """(prompt tokens, chunk size) of the warm-up prefill: two chunks, the first one full."""
+    chunk = step if cuda else min(step, _SHORT)
+    return chunk + min(chunk, _SHORT) // 2 + 1, chunk  # the last token goes in with decode
+
+
+def warm_up(
+    loaded: LoadedModel,
+    new_cache: Callable[[], SessionCache],
+    step: int,
+    sampling: Sampling,
+    num_draft_tokens: int,
+    report: Reporter,
+) -> None:
+    """Prefill two chunks (one layer a step, for measured progress), then decode with `sampling`.
+
+    `sampling` should be the configured default: a sampler that draws (temperature > 0) runs
+    kernels greedy decoding never does, and on CUDA each first run of one is compiled.
+    """
+    import mlx.core as mx
+
+    length, chunk = plan(step, mx.cuda.is_available())
+    tokens = _tokens(loaded, length)
+    entry = new_cache()
+    total = prefill_quanta(loaded, entry, len(tokens), chunk) + DECODE_TOKENS
+    started, done = time.monotonic(), 0
+    report(LoadProgress(STAGE, 0, total, started, unit="steps"))
+    for _ in prefill_chunks(loaded, entry, tokens, PrefillTuning(step=chunk, target_s=0), lambda n, main: None):
+        done += 1
+        report(LoadProgress(STAGE, done, total, started, unit="steps"))
+    sampling = replace(sampling, max_tokens=DECODE_TOKENS, seed=None)
+    for _ in token_stream(loaded, entry.layers, tokens[-1], sampling, num_draft_tokens):
+        done += 1
+        report(LoadProgress(STAGE, min(done, total), total, started, unit="steps"))
+    mx.clear_cache()
+    log.info("warm-up: %d prompt tokens in chunks of %d, %.2f s", len(tokens), chunk, time.monotonic() - started)
+
+
+def _tokens(loaded: LoadedModel, n: int) -> list[int]:
+    """`n` ordinary token ids of this tokenizer (what they say does not matter)."""
+    ids = [int(t) for t in loaded.tokenizer.encode("def warm_up(path: str) -> None:\n    return None\n")]
+    ids = ids or [0]
+    return (ids * (n // len(ids) + 1))[:n]
