@@ -381,9 +381,11 @@ async def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="TTFT and decode repeats (--scale, section 5)")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    from importlib.metadata import version
+
     import mlx.core as mx
 
-    where = f"mlx {mx.__version__} on {mx.default_device()}" + (" (CUDA)" if mx.cuda.is_available() else "")
+    where = f"mlx {version('mlx')} on {mx.default_device()}" + (" (CUDA)" if mx.cuda.is_available() else "")
     if args.scale:
         ROWS.extend(await mlx_scale.run(args.workdir, args.models.split(","), args.prompt_tokens, args.repeats))
         print(f"\nmlx backend benchmark at scale ({where})\n")
