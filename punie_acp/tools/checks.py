@@ -20,7 +20,6 @@ from punie_acp.core.events import Location
 from punie_acp.tools.checker_scope import TooManyFiles, python_files
 from punie_acp.tools.process import ProcessResult, run_process
 from punie_acp.tools.toolchain import Program, checker_env, checker_program
-from punie_acp.workspace.root import PathRefused
 
 MAX_LISTED = 200  # diagnostics listed for the model
 MAX_LOCATIONS = 50  # locations shown to the editor
@@ -36,13 +35,6 @@ class Diagnostic:
     message: str
     severity: str = "error"
     fix: str | None = None
-
-
-def resolve_target(deps: ToolContext, path: str | None) -> Path:
-    try:
-        return deps.workspace.resolve(path)
-    except PathRefused as exc:
-        raise ToolFailed(str(exc)) from exc
 
 
 def under_root(deps: ToolContext, raw: str) -> Path:

@@ -23,8 +23,7 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import DiffContent, Location
 from punie_acp.core.host import PermissionRequest
 from punie_acp.core.tooling import AgentTool, path_location
-from punie_acp.tools.errors import editor_read, editor_write, fails_softly
-from punie_acp.tools.files import resolve_or_fail
+from punie_acp.tools.errors import editor_read, editor_write, fails_softly, resolve_or_fail
 from punie_acp.workspace.root import PathRefused
 from punie_acp.workspace.safeio import looks_binary, make_parents, read_bytes, write_atomic
 

@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.host import EditorHost
-from punie_acp.workspace.root import PathRefused
+from punie_acp.workspace.root import PathRefused, Workspace
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,6 +34,14 @@ def fails_softly(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T
             raise ToolFailed(describe(exc)) from exc
 
     return wrapper
+
+
+def resolve_or_fail(workspace: Workspace, path: str | None, *, for_write: bool = False) -> Path:
+    """The one way a tool turns a model-supplied path into a checked path: a refusal is a failed call."""
+    try:
+        return workspace.resolve(path, for_write=for_write)
+    except PathRefused as exc:
+        raise ToolFailed(str(exc)) from exc
 
 
 async def editor_read(

@@ -17,9 +17,9 @@ from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.tooling import AgentTool, path_location
-from punie_acp.tools.errors import editor_read, fails_softly
+from punie_acp.tools.errors import editor_read, fails_softly, resolve_or_fail
 from punie_acp.workspace.patterns import Glob, PatternError, PatternTooSlow, glob_filter
-from punie_acp.workspace.root import PathRefused, Workspace
+from punie_acp.workspace.root import PathRefused
 from punie_acp.workspace.safeio import iter_lines, looks_binary, open_regular
 from punie_acp.workspace.text import encodable, path_is_plain, shown_path, shown_text
 
@@ -28,13 +28,6 @@ MAX_LINE_CHARS = 2000
 MAX_LIST_ENTRIES = 1000
 MAX_LIST_CHARS = 200_000  # very long names: the listing stops growing here
 BINARY_PROBE = 8192
-
-
-def resolve_or_fail(workspace: Workspace, path: str | None, *, for_write: bool = False) -> Path:
-    try:
-        return workspace.resolve(path, for_write=for_write)
-    except PathRefused as exc:
-        raise ToolFailed(str(exc)) from exc
 
 
 def _cut(line: str) -> str:

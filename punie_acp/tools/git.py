@@ -17,7 +17,8 @@ from pydantic_ai.exceptions import ToolFailed
 
 from punie_acp.core.context import ToolContext
 from punie_acp.core.tooling import AgentTool, path_location
-from punie_acp.tools.checks import plural, resolve_target, show_locations
+from punie_acp.tools.checks import plural, show_locations
+from punie_acp.tools.errors import resolve_or_fail
 from punie_acp.tools.gitsafe import GitSandbox, git_sandbox
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 from punie_acp.tools.process import ProcessResult
@@ -159,7 +160,7 @@ async def git_diff(ctx: RunContext[ToolContext], path: str | None = None, staged
         staged: Show the changes staged for commit instead of those not yet staged.
     """
     deps = ctx.deps
-    target = resolve_target(deps, path)
+    target = resolve_or_fail(deps.workspace, path)
     args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--ignore-submodules=all"]
     args += ["--src-prefix=a/", "--dst-prefix=b/", *(["--cached"] if staged else [])]
     async with git_sandbox(deps.workspace.root) as sandbox:
@@ -190,7 +191,7 @@ async def git_log(ctx: RunContext[ToolContext], limit: int = 10, path: str | Non
         path: Only commits that touched this file or directory.
     """
     deps = ctx.deps
-    target = resolve_target(deps, path)
+    target = resolve_or_fail(deps.workspace, path)
     count = max(1, min(limit, MAX_LOG))
     fmt = "--format=%h%x1f%ad%x1f%an%x1f%s%x1e"
     args = ["log", f"-n{count}", "--no-color", "--no-show-signature", "--no-notes", "--date=short", fmt]

@@ -28,7 +28,6 @@ from punie_acp.tools.checks import (
     plural,
     position,
     program,
-    resolve_target,
     run_checker,
     scratch_dir,
     show_locations,
@@ -36,6 +35,7 @@ from punie_acp.tools.checks import (
     title,
     under_root,
 )
+from punie_acp.tools.errors import resolve_or_fail
 from punie_acp.tools.output import OUTPUT_HEAD, OUTPUT_TAIL, OutputCap
 from punie_acp.tools.process import ProcessResult
 from punie_acp.tools.toolchain import Program
@@ -62,7 +62,7 @@ async def ruff_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
         path: File or directory relative to the project root.
     """
     deps = ctx.deps
-    target = resolve_target(deps, path)
+    target = resolve_or_fail(deps.workspace, path)
     ruff = await program("ruff", deps)
     files = await chosen_files(deps, target)
     if not files:
@@ -136,7 +136,7 @@ async def ruff_format_diff(ctx: RunContext[ToolContext], path: str = ".") -> str
         path: File or directory relative to the project root.
     """
     deps = ctx.deps
-    target = resolve_target(deps, path)
+    target = resolve_or_fail(deps.workspace, path)
     ruff = await program("ruff", deps)
     files = await chosen_files(deps, target)
     if not files:

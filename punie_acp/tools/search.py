@@ -26,8 +26,8 @@ from pydantic_ai.exceptions import ToolFailed
 from punie_acp.core.context import ToolContext
 from punie_acp.core.events import Location
 from punie_acp.core.tooling import AgentTool
-from punie_acp.tools.errors import fails_softly
-from punie_acp.tools.files import BINARY_PROBE, compile_glob, resolve_or_fail, under
+from punie_acp.tools.errors import fails_softly, resolve_or_fail
+from punie_acp.tools.files import BINARY_PROBE, compile_glob, under
 from punie_acp.workspace.patterns import (
     LINE_SECONDS,
     PatternError,

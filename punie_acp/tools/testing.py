@@ -24,8 +24,9 @@ from punie_acp.core.context import ToolContext
 from punie_acp.core.events import TextContent
 from punie_acp.core.host import PermissionRequest
 from punie_acp.core.tooling import AgentTool
-from punie_acp.tools.checks import plural, resolve_target, show_locations
+from punie_acp.tools.checks import plural, show_locations
 from punie_acp.tools.commands import LIVE_BLOCK, clamp_timeout, fenced, short, with_status
+from punie_acp.tools.errors import resolve_or_fail
 from punie_acp.tools.process import ProcessResult, run_process
 from punie_acp.tools.toolchain import find_pytest, local_env
 
@@ -126,7 +127,7 @@ def report_text(deps: ToolContext, outcomes: list[Outcome], result: ProcessResul
 def _node_target(deps: ToolContext, path: str | None) -> tuple[Path, str]:
     """A file, directory or node id ('tests/test_a.py::test_b') confined to the root."""
     file_part, sep, rest = (path or ".").partition("::")
-    target = resolve_target(deps, file_part)
+    target = resolve_or_fail(deps.workspace, file_part)
     return target, str(target) + (sep + rest if sep else "")
 
 

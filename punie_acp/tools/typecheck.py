@@ -35,7 +35,6 @@ from punie_acp.tools.checks import (
     plural,
     position,
     program,
-    resolve_target,
     run_checker,
     scratch_dir,
     show_locations,
@@ -43,6 +42,7 @@ from punie_acp.tools.checks import (
     title,
     under_root,
 )
+from punie_acp.tools.errors import resolve_or_fail
 from punie_acp.tools.process import ProcessResult
 from punie_acp.tools.toolchain import Program
 
@@ -133,7 +133,7 @@ async def ty_check(ctx: RunContext[ToolContext], path: str = ".") -> str:
         path: File or directory relative to the project root.
     """
     deps = ctx.deps
-    target = resolve_target(deps, path)
+    target = resolve_or_fail(deps.workspace, path)
     ty = await program("ty", deps)
     files = [f for f in await chosen_files(deps, target) if _utf8(f)]  # ty takes no other argument
     if not files:
