@@ -88,9 +88,18 @@ def _limits(limits: Limits) -> ResourceLimits:
 
 
 async def run_program(
-    code: str, functions: dict[str, Callable[..., Any]], stubs: str, limits: Limits, scope: anyio.CancelScope
+    code: str,
+    functions: dict[str, Callable[..., Any]],
+    stubs: str,
+    limits: Limits,
+    scope: anyio.CancelScope,
+    *,
+    type_check: bool = True,
 ) -> Outcome:
-    """Type-check then run `code`; `scope` cancelled stops it (status `stopped`)."""
+    """Type-check then run `code`; `scope` cancelled stops it (status `stopped`).
+
+    `type_check=False` is for tests that show the runtime holds without the checker.
+    """
     printed = CollectString(max_bytes=limits.output_bytes)
     status: Status = "stopped"
     text = "The program was stopped."
@@ -102,7 +111,7 @@ async def run_program(
             session = pool.checkout(
                 script_name="program.py",
                 limits=_limits(limits),
-                type_check=True,
+                type_check=type_check,
                 type_check_stubs=stubs,
                 type_check_format="concise",
                 os_policy={"sleep": "zero"},

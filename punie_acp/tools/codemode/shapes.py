@@ -15,14 +15,17 @@ from typing import Any
 _MATCH = re.compile(r"^(?P<path>.+?):(?P<line>\d+): (?P<text>.*)$")
 
 # Extra declarations the stubs need for the structured return types.
-STUB_TYPES = '''
+# Monty raises PermissionError but its type checker's builtins lack the name.
+STUB_TYPES = """
 from typing import TypedDict
+
+class PermissionError(OSError): ...
 
 class Match(TypedDict):
     path: str
     line: int
     text: str
-'''
+"""
 
 
 def _is_note(line: str) -> bool:
