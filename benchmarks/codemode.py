@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.scripts import write_script  # noqa: E402
-from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt  # noqa: E402
+from tests.e2e.scripts import write_script
+from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
 
 DIRECT_TASK: list[list[dict[str, Any]]] = [
     [{"call": "grep", "args": {"pattern": "def add"}}],
