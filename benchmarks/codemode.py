@@ -76,9 +76,11 @@ async def run_turn(responses: list[list[dict[str, Any]]], style: str) -> tuple[f
 
 
 def many_reads(calls: int) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
-    direct = [[{"call": "read_file", "args": {"path": f"f{i}.txt"}}] for i in range(calls)] + [[{"say": "ok"}]]
+    direct: list[list[dict[str, Any]]] = [
+        [{"call": "read_file", "args": {"path": f"f{i}.txt"}}] for i in range(calls)
+    ] + [[{"say": "ok"}]]
     program = f"[len(await read_file(f'f{{i}}.txt')) for i in range({calls})]"
-    code = [[{"call": "run_code", "args": {"code": program}}], [{"say": "ok"}]]
+    code: list[list[dict[str, Any]]] = [[{"call": "run_code", "args": {"code": program}}], [{"say": "ok"}]]
     return direct, code
 
 
