@@ -160,25 +160,34 @@ async def test_cancel_stops_a_running_program_and_its_worker(tmp_path: Path, pro
         turn = asyncio.create_task(conn.prompt(session_id=sid, prompt=text_prompt("spin")))
         await until(lambda: bool(monty_workers(proc.pid)))
         workers = monty_workers(proc.pid)
-        await conn.cancel(session_id=sid)
-        response = await asyncio.wait_for(turn, 60)
-        assert response.stop_reason == "cancelled"
-        await until(lambda: not any(alive(pid) for pid in workers))
+        try:
+            await conn.cancel(session_id=sid)
+            response = await asyncio.wait_for(turn, 60)
+            assert response.stop_reason == "cancelled"
+            await until(lambda: not any(alive(pid) for pid in workers))
+        finally:  # never leave a spinning worker behind on a failure
+            for pid in workers:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
         calls = calls_by_id(client, sid)
         assert all(final(events).status == "failed" for events in calls.values())
 
 
 async def test_workers_die_with_a_killed_server(tmp_path: Path, project: Path) -> None:
-    """An idle worker exits at once when the server dies (its request pipe closes); a busy one
-    notices only when its program stops, so the code time limit bounds how long it outlives a
-    SIGKILLed server (found by this test: 600 s here would leave it spinning for 600 s)."""
+    """A worker busy in an endless program dies with a SIGKILLed server, long before its time
+    limit (without the parent-death signal of `workers.py` it spun on for the whole limit)."""
     client = RecordingClient()
     script = run_code_script(tmp_path, "while True:\n    pass")
-    async with punie_server(client, script, tmp_path, *CODE_MODE, "--code-time-limit", "3") as (conn, proc):
+    async with punie_server(client, script, tmp_path, *CODE_MODE, "--code-time-limit", "3600") as (conn, proc):
         sid = await start_session(conn, client, project)
         turn = asyncio.create_task(conn.prompt(session_id=sid, prompt=text_prompt("spin")))
         await until(lambda: bool(monty_workers(proc.pid)))
         workers = monty_workers(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-        await until(lambda: not any(alive(pid) for pid in workers))
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+            await until(lambda: not any(alive(pid) for pid in workers))
+        finally:  # never leave a spinning worker behind on a failure
+            for pid in workers:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
         turn.cancel()

@@ -2,9 +2,9 @@
 
 Monty runs code in `monty` worker subprocesses. Each program gets its own pool of one worker,
 closed (shielded from cancellation) when the program ends, is cancelled or fails, so no
-worker outlives its program; a worker also exits when the server dies (it reads its
-requests from a pipe to the server). Inside: no `open` (no mounts are given), no `os`
-handler, no environment, sleeps return at once, and the type checker runs first.
+worker outlives its program; a worker also dies with the server (`workers.py`). Inside: no
+`open` (no mounts are given), no `os` handler, no environment, sleeps return at once, and the
+type checker runs first.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pydantic_monty import (
     MontyTypingError,
     ResourceLimits,
 )
+
+from punie_acp.tools.codemode.workers import worker_binary
 
 # Suspensions also count name lookups and future resolutions: a generous multiple of the calls.
 SUSPENSIONS_PER_CALL = 4
@@ -105,7 +107,7 @@ async def run_program(
     text = "The program was stopped."
     async with contextlib.AsyncExitStack() as stack:
         try:
-            pool = AsyncMonty(min_processes=1, max_processes=1)
+            pool = AsyncMonty(min_processes=1, max_processes=1, binary_path=worker_binary())
             await pool.__aenter__()
             stack.push_async_exit(_shielded(pool.__aexit__))
             session = pool.checkout(
