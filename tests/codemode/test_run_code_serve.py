@@ -191,3 +191,18 @@ async def test_workers_die_with_a_killed_server(tmp_path: Path, project: Path) -
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
         turn.cancel()
+
+
+async def test_the_mode_governs_inner_calls(tmp_path: Path, project: Path) -> None:
+    client = RecordingClient(permission="allow_once")
+    script = run_code_script(tmp_path, REJECTED_EDIT)
+    async with punie_server(client, script, tmp_path, *CODE_MODE, "--mode", "read-only") as (conn, _):
+        sid = await start_session(conn, client, project)
+        response = await conn.prompt(session_id=sid, prompt=text_prompt("edit"))
+    assert response.stop_reason == "end_turn"
+    assert client.permission_requests == []  # read-only refuses without asking
+    assert (project / "a.py").read_text() == "x = 1  # TODO\n"
+    calls = calls_by_id(client, sid)
+    outer = next(c for c in calls if "." not in c)
+    assert final(calls[f"{outer}.1"]).status == "failed"
+    assert "read-only mode" in final(calls[outer]).raw_output["output"]
