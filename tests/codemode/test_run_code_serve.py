@@ -205,4 +205,4 @@ async def test_the_mode_governs_inner_calls(tmp_path: Path, project: Path) -> No
     calls = calls_by_id(client, sid)
     outer = next(c for c in calls if "." not in c)
     assert final(calls[f"{outer}.1"]).status == "failed"
-    assert "read-only mode" in final(calls[outer]).raw_output["output"]
+    assert "not allowed in Read-only mode" in final(calls[outer]).raw_output["output"]
