@@ -118,7 +118,7 @@ async def run_ask(settings: Settings, prompt: str, cwd: str, *, allow: bool) -> 
     except ModelNotAvailable as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
-    core = CoreService(backend, settings, default_tools())
+    core = CoreService(backend, settings, default_tools(settings.tool_style))
     console = Console(sys.stdout, sys.stderr)
     host = TerminalHost(allow, sys.stderr)
     try:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 async def serve_stdio(settings: Settings, backend: ModelBackend, protocol_fd: int, early: EarlyStart) -> None:
     transport = await open_stdio(protocol_fd, settings.max_message_bytes, early.leftover)
-    core = CoreService(backend, settings, default_tools())
+    core = CoreService(backend, settings, default_tools(settings.tool_style))
     agent = PunieAgent(core)
     if early.initialize_params is not None:
         agent.adopt_initialize(early.initialize_params)

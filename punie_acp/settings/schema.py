@@ -21,6 +21,7 @@ from punie_acp.settings.kinds import Choice, Kind, Number, Switch, Text, WholeNu
 DEFAULT_MODEL = "mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit"
 # Least to most permissive; a project may only move the session to the left.
 MODE_ORDER = ("read-only", "ask", "auto-edit")
+TOOL_STYLES = ("direct", "code", "both")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Past a week a timeout is no limit, and select()/poll() overflow on absurd ones.
 LONGEST_TIMEOUT_S = 7 * 24 * 3600.0
@@ -63,6 +64,13 @@ class Settings:
     )
     draft_model: str | None = _setting(None, Text(), "mlx draft model for speculative decoding", "model")
     num_draft_tokens: int = _setting(3, WholeNumber(1, 64), "tokens the draft model proposes per step", "model")
+    tool_style: str = _setting(
+        "direct",
+        Choice(TOOL_STYLES),
+        "how the model uses tools: direct (one call per step), code (run_code: a Python program calling "
+        "the tools, in the Monty sandbox), or both",
+        "model",
+    )
     max_tokens: int = _setting(
         4096, WholeNumber(1, 1 << 20), "most tokens in one model reply", "generation", project=True
     )
@@ -84,6 +92,11 @@ class Settings:
     max_message_bytes: int = _setting(
         50 * 1024 * 1024, WholeNumber(1024), "longest JSON-RPC line accepted from the editor", "limits"
     )
+    code_time_limit: float = _setting(
+        30.0, Number(above=0.0, at_most=3600.0), "seconds of computing a run_code program may use", "limits"
+    )
+    code_memory_mb: int = _setting(256, WholeNumber(1, 1 << 16), "megabytes a run_code program may use", "limits")
+    code_max_calls: int = _setting(50, WholeNumber(1, 10_000), "tool calls one run_code program may make", "limits")
     mode: str = _setting(
         "ask",
         Choice(MODE_ORDER),

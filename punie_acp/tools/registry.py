@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from punie_acp.core.tooling import AgentTool
+from punie_acp.tools.codemode import code_tool
 from punie_acp.tools.commands import RUN_COMMAND
 from punie_acp.tools.edits import EDIT_FILE, WRITE_FILE
 from punie_acp.tools.files import LIST_FILES, READ_FILE
@@ -13,7 +14,13 @@ from punie_acp.tools.search import GREP
 from punie_acp.tools.testing import RUN_PYTEST
 
 
-def default_tools() -> list[AgentTool]:
+def default_tools(style: str = "direct") -> list[AgentTool]:
+    """The tools for a tool style: `direct` (each tool), `code` (run_code + the plan), `both`."""
     tools = [READ_FILE, LIST_FILES, GREP, WRITE_FILE, EDIT_FILE, UPDATE_PLAN]
     tools += [RUN_COMMAND, RUFF_CHECK, RUFF_FORMAT_DIFF, TY_CHECK, RUN_PYTEST, GIT_STATUS, GIT_DIFF, GIT_LOG]
-    return tools
+    if style == "direct":
+        return tools
+    run_code = code_tool(tools)
+    if style == "code":
+        return [run_code, UPDATE_PLAN]
+    return [*tools, run_code]
