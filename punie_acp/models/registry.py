@@ -85,7 +85,8 @@ class ModelCatalog:
 
     def choices(self) -> list[tuple[str, str]]:
         """(value, name) for every model; the value is the spec's position, so no path or URL goes out as an id."""
-        return [(model_id(i), display_name(spec)) for i, spec in enumerate(self.specs)]
+        default_name = self._backends[self.default_spec].name
+        return [(model_id(i), default_name if i == 0 else display_name(spec)) for i, spec in enumerate(self.specs)]
 
     def spec_of(self, value: str) -> str | None:
         for i, spec in enumerate(self.specs):
