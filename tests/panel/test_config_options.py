@@ -49,9 +49,9 @@ async def test_new_session_lists_model_thinking_and_mode(project: Path, tmp_path
     assert options["mode"].category == "mode"
     assert _current(response.config_options or []) == {"model": "default", "thinking": "on", "mode": "ask"}
     model_choices = options["model"].options
-    assert [c.value for c in model_choices] == ["default", "model-1", "model-2"]  # type: ignore[union-attr]
+    assert [c.value for c in model_choices] == ["default", "model-1", "model-2"]
     # Nothing but a short name goes out: no file path, no URL.
-    assert all("/" not in c.name for c in model_choices)  # type: ignore[union-attr]
+    assert all("/" not in c.name for c in model_choices)
 
 
 async def test_switching_the_model_uses_it_at_once_and_drops_the_old_models_session_state(

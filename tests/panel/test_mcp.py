@@ -51,7 +51,10 @@ def server_files(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     yield write_server(tmp_path), tmp_path / "mcp.pid"
 
 
-async def _session(lb: Loopback, project: Path, servers: list[schema.McpServerStdio]) -> str:
+McpServers = list[schema.HttpMcpServer | schema.SseMcpServer | schema.AcpMcpServer | schema.McpServerStdio]
+
+
+async def _session(lb: Loopback, project: Path, servers: McpServers) -> str:
     await lb.conn.initialize(protocol_version=1, client_capabilities=lb.client.capabilities())
     response = await lb.conn.new_session(cwd=str(project), mcp_servers=servers)
     return str(response.session_id)
