@@ -39,7 +39,9 @@ PREFIX = "mcp_"
 LAUNCHER = Path(__file__).parent.parent / "tools" / "mcp_launcher.py"
 MAX_RESULT_CHARS = 64 * 1024
 START_TIMEOUT_S = 30.0
-KILL_GRACE_S = 2.0
+# The MCP client closes the server's stdin, waits 2 s, sends SIGTERM and SIGKILLs 2 s later: the
+# launcher's own SIGTERM-to-SIGKILL grace must end well inside that, or it dies mid-sweep.
+KILL_GRACE_S = 0.5
 MAX_SERVERS = 16
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 

@@ -38,6 +38,10 @@ def main(argv: list[str]) -> None:
     if pid == 0:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGCHLD])
         os.setpgid(0, 0)  # its own process group, which the kill sweep also signals
+        if sys.platform.startswith("linux"):  # should the launcher itself be SIGKILLed, the server goes too
+            import ctypes
+
+            ctypes.CDLL(None).prctl(supervisor.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         for sig in (*supervisor.STOP_SIGNALS, signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
         try:
@@ -48,7 +52,10 @@ def main(argv: list[str]) -> None:
     sup.command_pid = pid
     while sup.command_status is None and not stop_requested:
         with contextlib.suppress(InterruptedError):
-            signal.sigtimedwait([signal.SIGCHLD, *supervisor.STOP_SIGNALS], 0.5)
+            # A stop signal that arrives while waiting is taken here (not by its handler).
+            info = signal.sigtimedwait([signal.SIGCHLD, *supervisor.STOP_SIGNALS], 0.5)
+            if info is not None and info.si_signo in supervisor.STOP_SIGNALS:
+                stop_requested.append(info.si_signo)
         sup.reap()
         if os.getppid() != server_pid:  # the server is gone (a second check beside the death signal)
             break

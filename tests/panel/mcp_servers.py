@@ -11,7 +11,13 @@ _FRIENDLY = '''
 import os, sys
 from mcp.server.mcpserver import MCPServer
 
+import subprocess
+
 pid_file = sys.argv[1]
+# A grandchild in its own session, as a server that starts helpers might leave behind.
+helper = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+with open(pid_file + ".helper", "w") as f:
+    f.write(str(helper.pid))
 with open(pid_file, "w") as f:
     f.write(str(os.getpid()))
 app = MCPServer("demo")

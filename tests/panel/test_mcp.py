@@ -46,6 +46,10 @@ async def _wait_gone(pid: int) -> None:
             await anyio.sleep(0.05)
 
 
+def _helper_pid(pid_file: Path) -> int:
+    return int(Path(str(pid_file) + ".helper").read_text())
+
+
 @pytest.fixture
 def server_files(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     yield write_server(tmp_path), tmp_path / "mcp.pid"
@@ -67,10 +71,11 @@ async def test_mcp_tool_call_asks_permission_and_runs(project: Path, server_file
         sid = await _session(lb, project, [stdio_server(script, pid_file)])
         response = await lb.conn.prompt(session_id=sid, prompt=text_prompt("echo hi"))
         events = lb.client.tool_events(sid)
-        pid = int(pid_file.read_text())
-        assert _alive(pid)
+        pid, helper = int(pid_file.read_text()), _helper_pid(pid_file)
+        assert _alive(pid) and _alive(helper)
         await lb.conn.close_session(session_id=sid)
         await _wait_gone(pid)  # the session's servers stop with it
+        await _wait_gone(helper)  # and what they started, even in a session of its own
     assert response.stop_reason == "end_turn"
     assert [r.title for r in lb.client.permission_requests] == ["MCP tool demo_echo"]
     start = events[0]
@@ -150,6 +155,10 @@ async def test_a_call_that_never_answers_times_out_and_the_turn_goes_on(
     async with loopback(backend, Settings(log_file="", command_timeout=2.0)) as lb:
         sid = await _session(lb, project, [stdio_server(script, pid_file)])
         response = await lb.conn.prompt(session_id=sid, prompt=text_prompt("hang"))
+        pid, helper = int(pid_file.read_text()), _helper_pid(pid_file)
+    # A server stuck in a call ignores the closed stdin: it is killed, with what it started.
+    await _wait_gone(pid)
+    await _wait_gone(helper)
     final = lb.client.tool_events(sid)[-1]
     assert final.status == "failed" and "did not answer within 2 s" in final.raw_output["output"]
     assert response.stop_reason == "end_turn" and lb.client.message_text(sid) == "went on"
