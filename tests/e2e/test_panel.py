@@ -85,7 +85,7 @@ async def test_model_switch_thinking_command_usage_and_mcp_over_stdio(tmp_path: 
 
 async def test_compaction_over_stdio(tmp_path: Path, project: Path) -> None:
     (project / "big.txt").write_text("line of text\n" * 400)
-    read = [{"call": "read_file", "args": {"path": "big.txt"}}]
+    read: list[dict[str, object]] = [{"call": "read_file", "args": {"path": "big.txt"}}]
     model = _script(
         tmp_path / "long.json",
         [read, [{"say": "a1"}], read, [{"say": "a2"}], [{"say": "SUMMARY so far"}], [{"say": "a3"}]],
