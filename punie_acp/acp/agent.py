@@ -7,6 +7,7 @@ whose message is the core's own one-line explanation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,7 +15,8 @@ import acp
 import anyio
 from acp import RequestError, schema
 
-from punie_acp.acp.capabilities import initialize_result
+from punie_acp.acp import config as panel
+from punie_acp.acp.capabilities import AUTH_METHOD_ID, initialize_result
 from punie_acp.acp.host import AcpEditorHost, capabilities_of
 from punie_acp.acp.prompt import prompt_to_text
 from punie_acp.acp.sender import UpdateSender
@@ -40,6 +42,7 @@ class PunieAgent:
         self._core = core
         self._conn: acp.Client | None = None
         self._client_caps = HostCapabilities()
+        self._background: set[asyncio.Task[None]] = set()
 
     def on_connect(self, conn: acp.Client) -> None:
         self._conn = conn
@@ -67,7 +70,13 @@ class PunieAgent:
         self._client_caps = capabilities_of(request.client_capabilities)
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> schema.AuthenticateResponse:
-        raise _with_message(RequestError.invalid_params(), "punie runs locally and needs no authentication")
+        # The one method punie offers is honest: there is nothing to sign in to, so it succeeds at once.
+        if method_id != AUTH_METHOD_ID:
+            raise _with_message(
+                RequestError.invalid_params(),
+                f"punie runs locally and needs no authentication; its one auth method is {AUTH_METHOD_ID!r}",
+            )
+        return schema.AuthenticateResponse()
 
     async def new_session(
         self,
@@ -82,9 +91,58 @@ class PunieAgent:
             session = self._core.open_session(cwd, lambda sid: AcpEditorHost(conn, sid, caps))
         except CoreError as exc:
             raise request_error(exc) from None
-        if mcp_servers:
-            log.info("session %s: %d MCP servers offered; MCP is not supported yet", session.id, len(mcp_servers))
-        return schema.NewSessionResponse(session_id=session.id, modes=_mode_state(session))
+        self.attach_mcp(session.id, mcp_servers)
+        self._announce_commands(session.id)
+        return schema.NewSessionResponse(
+            session_id=session.id,
+            modes=_mode_state(session),
+            config_options=panel.wire_options(self._core.config_options(session.id)),
+        )
+
+    # Agent panel: MCP servers, slash commands, config options, usage ----------------------
+
+    def attach_mcp(self, session_id: str, mcp_servers: list[Any] | None) -> None:
+        """Start the editor's MCP servers for a session (session/new and session/load call this)."""
+        self._core.attach_mcp(session_id, panel.mcp_specs(mcp_servers, session_id))
+
+    def _announce_commands(self, session_id: str) -> None:
+        """Send the slash commands once the session/new (or load) response has gone out."""
+        client = self._client
+
+        async def send() -> None:
+            for _ in range(5):  # let the response be written first: the client must know the session
+                await asyncio.sleep(0)
+            try:
+                await client.session_update(session_id=session_id, update=panel.commands_update())
+            except Exception:
+                log.info("session %s: could not send the slash commands", session_id, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
+    ) -> schema.SetSessionConfigOptionResponse:
+        try:
+            before = self._core.session(session_id).mode_id
+            options = self._core.set_config_option(session_id, config_id, value)
+            after = self._core.session(session_id).mode_id
+        except CoreError as exc:
+            raise request_error(exc) from None
+        if after != before:  # clients that show modes, not config options, follow the change too
+            await self._client.session_update(
+                session_id=session_id,
+                update=schema.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=after),
+            )
+        return schema.SetSessionConfigOptionResponse(config_options=panel.wire_options(options))
+
+    async def _send_usage(self, session_id: str) -> None:
+        try:
+            used, size = self._core.context_usage(session_id)
+            await self._client.session_update(session_id=session_id, update=panel.usage_update(used, size))
+        except Exception:  # a closed session, a gone client: usage is informative only
+            log.info("session %s: usage not sent", session_id, exc_info=True)
 
     async def list_sessions(
         self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any
@@ -103,6 +161,9 @@ class PunieAgent:
         await self._client.session_update(
             session_id=session_id,
             update=schema.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id),
+        )
+        await self._client.session_update(
+            session_id=session_id, update=panel.config_update(self._core.config_options(session_id))
         )
         return schema.SetSessionModeResponse()
 
@@ -139,6 +200,7 @@ class PunieAgent:
             await sender.close()
         if isinstance(outcome, CoreError):
             raise request_error(outcome)
+        await self._send_usage(session_id)
         return schema.PromptResponse(stop_reason=outcome.stop_reason)
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:

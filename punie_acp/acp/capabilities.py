@@ -10,6 +10,14 @@ from typing import Any
 from punie_acp import __version__
 
 PROTOCOL_VERSION = 1
+# punie runs on the user's machine with nothing to sign in to. Registries and some clients want
+# at least one auth method, so it offers one that says so and succeeds at once.
+AUTH_METHOD_ID = "local"
+AUTH_METHOD = {
+    "id": AUTH_METHOD_ID,
+    "name": "Local",
+    "description": "no sign-in: runs locally",
+}
 
 
 def initialize_result() -> dict[str, Any]:
@@ -21,6 +29,6 @@ def initialize_result() -> dict[str, Any]:
             "mcpCapabilities": {"http": False, "sse": False},
             "sessionCapabilities": {"list": {}},
         },
-        "authMethods": [],
+        "authMethods": [AUTH_METHOD],
         "agentInfo": {"name": "punie", "title": "Punie", "version": __version__},
     }

@@ -10,26 +10,50 @@ Every face goes through `CoreService`: the ACP agent (`acp/agent.py`), `punie as
 - turning failures into `CoreError`s with one line a person can act on; the traceback of an
   unexpected one goes to the log file,
 - dropping the backend's per-session state (a KV cache) whenever a session closes.
+
+The agent-panel features are here too, each a small hook: the session's config options (model,
+thinking, mode: `core/config_options.py`), slash commands (`core/commands.py`), compaction
+before a turn would overflow the context (`core/compaction.py`), the context usage after a turn,
+and the session's MCP servers (`core/mcp.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 
-from punie_acp.config import Settings
+from punie_acp.config import Settings, generation_settings
+from punie_acp.core import commands, compaction
+from punie_acp.core.config_options import (
+    MODE,
+    MODEL,
+    THINKING,
+    ConfigOption,
+    SessionChoices,
+    options_for,
+    text_value,
+    thinking_value,
+    unknown_option,
+)
 from punie_acp.core.context import Emit
-from punie_acp.core.errors import CoreError, ModelUnavailable, TurnFailed
-from punie_acp.core.events import Event, ThoughtDelta, ToolFinished, ToolStarted, TurnEnded
+from punie_acp.core.errors import BadRequest, CoreError, ModelUnavailable, SessionBusy, TurnFailed
+from punie_acp.core.events import Event, TextDelta, ThoughtDelta, ToolFinished, ToolStarted, TurnEnded
 from punie_acp.core.host import EditorHost
-from punie_acp.core.session import Session, SessionManager
+from punie_acp.core.mcp import McpServerSpec, SessionMcp, start_servers
+from punie_acp.core.session import Session, SessionManager, quoted
 from punie_acp.core.tooling import AgentTool
 from punie_acp.core.turn import TurnRunner
 from punie_acp.models.base import ModelBackend, ModelNotAvailable
 from punie_acp.models.failures import explain_model_failure
+from punie_acp.models.registry import ModelCatalog
+
+if TYPE_CHECKING:
+    from pydantic_ai.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +64,11 @@ class CoreService:
         self._settings = settings
         self._runner = TurnRunner(backend, tools)
         self._sessions = SessionManager(settings, on_close=self._forget)
+        self.catalog = ModelCatalog(backend, settings)
+        self._choices: dict[str, SessionChoices] = {}
+        self._mcp: dict[str, SessionMcp] = {}
+        self._closing: set[anyio.Event] = set()
+        self._used: dict[str, int] = {}
 
     @property
     def model_name(self) -> str:
@@ -57,8 +86,16 @@ class CoreService:
         Raises `BadRequest` (cwd) or `TooManySessions` (every open session is busy).
         """
         session = self._sessions.create(cwd, host_for)
+        self._choices[session.id] = SessionChoices(self.catalog.default_spec)
         self._backend.start_loading()
         return session
+
+    def attach_mcp(self, session_id: str, servers: Sequence[McpServerSpec]) -> None:
+        """Give the session the editor's MCP servers (session/new, session/load); replaces earlier ones."""
+        session = self._sessions.get(session_id)
+        self._close_mcp(session_id)
+        if servers:
+            self._mcp[session_id] = start_servers(servers, session.root, session.settings.command_timeout)
 
     def close_session(self, session_id: str) -> None:
         """Stop its turn, close its workspace and drop the backend's state for it."""
@@ -84,10 +121,83 @@ class CoreService:
 
     async def aclose(self) -> None:
         self._sessions.close_all()
-        await self._backend.aclose()
+        for done in list(self._closing):
+            with anyio.move_on_after(10):
+                await done.wait()
+        for backend in self.catalog.built():
+            await backend.aclose()
 
     def _forget(self, session: Session) -> None:
-        self._backend.forget_session(session.id)
+        for backend in self.catalog.built():
+            backend.forget_session(session.id)
+        self._choices.pop(session.id, None)
+        self._used.pop(session.id, None)
+        self._close_mcp(session.id)
+
+    def _close_mcp(self, session_id: str) -> None:
+        mcp = self._mcp.pop(session_id, None)
+        if mcp is None:
+            return
+        # Closing is synchronous for the session store; the servers stop in the background
+        # (and `aclose` waits for them).
+        done = anyio.Event()
+        self._closing.add(done)
+
+        async def stop() -> None:
+            try:
+                await mcp.aclose()
+            finally:
+                done.set()
+                self._closing.discard(done)
+
+        try:
+            asyncio.get_running_loop().create_task(stop())
+        except RuntimeError:  # no loop (a synchronous caller): nothing was started on one either
+            self._closing.discard(done)
+
+    # Panel: config options, usage -------------------------------------------------------
+
+    def config_options(self, session_id: str) -> list[ConfigOption]:
+        session = self._sessions.get(session_id)
+        return options_for(session, self._choices_of(session), self.catalog)
+
+    def set_config_option(self, session_id: str, config_id: str, value: str | bool) -> list[ConfigOption]:
+        """Change one option; raises `BadRequest` (unknown option or value), `SessionBusy` (model mid-turn)."""
+        session = self._sessions.get(session_id)
+        choices = self._choices_of(session)
+        if config_id == MODE:
+            session.set_mode(text_value(config_id, value))
+        elif config_id == THINKING:
+            choices.thinking = thinking_value(value)
+        elif config_id == MODEL:
+            spec = self.catalog.spec_of(text_value(config_id, value))
+            if spec is None:
+                names = ", ".join(v for v, _ in self.catalog.choices())
+                raise BadRequest(f"unknown model {quoted(str(value))}; choose one of {names}")
+            if spec != choices.model_spec:
+                if session.busy:
+                    raise SessionBusy("the model cannot change while a prompt runs; cancel it or wait")
+                # The old model's per-session state (its KV cache) is of no use to the new one.
+                self.catalog.backend(choices.model_spec).forget_session(session.id)
+                choices.model_spec = spec
+                self.catalog.backend(spec).start_loading()
+        else:
+            raise unknown_option(config_id)
+        return options_for(session, choices, self.catalog)
+
+    def context_usage(self, session_id: str) -> tuple[int, int]:
+        """(tokens the session's history takes, the model's context size)."""
+        session = self._sessions.get(session_id)
+        used = self._used.get(session_id)
+        if used is None:
+            used = compaction.context_used(session.history)
+        return used, session.settings.context_tokens
+
+    def _choices_of(self, session: Session) -> SessionChoices:
+        return self._choices.setdefault(session.id, SessionChoices(self.catalog.default_spec))
+
+    def _backend_of(self, session: Session) -> ModelBackend:
+        return self.catalog.backend(self._choices_of(session).model_spec)
 
     # Turns ------------------------------------------------------------------------------
 
@@ -107,8 +217,7 @@ class CoreService:
         try:
             with scope:
                 try:
-                    await self._backend.ensure_ready(events.progress)
-                    ended = await self._runner.run(session, prompt, events.emit)
+                    ended = await self._turn(session, prompt, events)
                 except Exception as exc:
                     failure = self._failure(exc, session)
             if failure is not None:
@@ -126,6 +235,54 @@ class CoreService:
             return TurnEnded("cancelled")
         return ended
 
+    async def _turn(self, session: Session, prompt: str, events: _TurnEvents) -> TurnEnded:
+        """A slash command or a prompt, on the session's model, with its history kept inside the context."""
+        backend = self._backend_of(session)
+        invocation = commands.parse(prompt)
+        if invocation is not None:
+            problem = commands.missing_argument(invocation)
+            if problem is not None:
+                await events.emit(TextDelta(problem))
+                return TurnEnded("end_turn")
+        await backend.ensure_ready(events.progress)
+        choices = self._choices_of(session)
+        extra: ModelSettings = {} if choices.thinking else {"thinking": False}
+        forced = invocation is not None and invocation.command.name == "compact"
+        await self._compact(session, backend, extra, events, forced=forced)
+        if forced:
+            return TurnEnded("end_turn")
+        if invocation is not None and invocation.prompt is not None:
+            prompt = invocation.prompt
+        mcp = self._mcp.get(session.id)
+        self._used.pop(session.id, None)
+        ended = await self._runner.run(
+            session,
+            prompt,
+            events.emit,
+            model=backend.model_for(session.id),
+            extra_settings=extra,
+            toolsets=mcp.toolsets if mcp is not None else (),
+        )
+        self._used[session.id] = compaction.context_used(session.history)
+        return ended
+
+    async def _compact(
+        self, session: Session, backend: ModelBackend, extra: ModelSettings, events: _TurnEvents, *, forced: bool
+    ) -> None:
+        size = session.settings.context_tokens
+        if not forced and not compaction.needs_compaction(session.history, size):
+            return
+        settings: ModelSettings = {**generation_settings(session.settings), **extra, "thinking": False}
+        result = await compaction.compact(session.history, size, backend.model_for(session.id), settings, forced=forced)
+        if result is None:
+            if forced:
+                await events.emit(TextDelta("Nothing to compact yet: the conversation is short."))
+            return
+        session.history = result.history
+        self._used[session.id] = compaction.estimate_tokens(result.history)
+        log.info("session %s: %s", session.id, result.notice.strip())
+        await events.emit(TextDelta(result.notice))
+
     def _failure(self, error: Exception, session: Session) -> CoreError:
         cause = _sole_cause(error)
         if isinstance(cause, CoreError):
@@ -133,7 +290,7 @@ class CoreService:
         if isinstance(cause, ModelNotAvailable):
             log.info("session %s: model not available: %s", session.id, cause, exc_info=cause)
             return ModelUnavailable(str(cause))
-        explained = explain_model_failure(cause, self._backend.name)
+        explained = explain_model_failure(cause, self._backend_of(session).name)
         if explained is not None:
             log.info("session %s: model failed: %s", session.id, explained, exc_info=cause)
             return ModelUnavailable(explained)

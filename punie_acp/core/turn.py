@@ -23,6 +23,9 @@ from pydantic_ai.messages import (
     ThinkingPartDelta,
     ToolCallPart,
 )
+from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.toolsets import AbstractToolset
 
 from punie_acp.config import generation_settings
 from punie_acp.core.context import Emit, ToolContext
@@ -36,7 +39,9 @@ from punie_acp.core.events import (
     TurnEnded,
     UsageReported,
 )
+from punie_acp.core.mcp import tool_title as mcp_tool_title
 from punie_acp.core.permissions import PermissionCancelled
+from punie_acp.core.project_notes import project_instructions
 from punie_acp.core.prompts import instructions
 from punie_acp.core.session import Session
 from punie_acp.core.tooling import AgentTool
@@ -87,11 +92,25 @@ class TurnRunner:
             deps_type=ToolContext,
             output_type=str,
             toolsets=[build_toolset(tools)],
-            instructions=instructions,
+            # punie's rules first; then the project's own notes (AGENTS.md), framed as the project's text.
+            instructions=[instructions, project_instructions],
         )
 
-    async def run(self, session: Session, prompt: str, emit: Emit) -> TurnEnded:
-        """The agent loop for one prompt; the caller (`CoreService.run_turn`) owns the lifecycle."""
+    async def run(
+        self,
+        session: Session,
+        prompt: str,
+        emit: Emit,
+        *,
+        model: Model | None = None,
+        extra_settings: ModelSettings | None = None,
+        toolsets: Sequence[AbstractToolset[ToolContext]] = (),
+    ) -> TurnEnded:
+        """The agent loop for one prompt; the caller (`CoreService.run_turn`) owns the lifecycle.
+
+        `model` (the session's chosen one), `extra_settings` (thinking) and `toolsets` (its MCP
+        servers) are the session's panel choices; without them the backend's model runs alone.
+        """
         deps = ToolContext(
             session_id=session.id,
             workspace=session.workspace,
@@ -111,9 +130,10 @@ class TurnRunner:
             prompt,
             message_history=session.history,
             deps=deps,
-            model=self._backend.model_for(session.id),
+            model=model or self._backend.model_for(session.id),
             usage_limits=limits,
-            model_settings=generation_settings(session.settings),
+            model_settings={**generation_settings(session.settings), **(extra_settings or {})},
+            toolsets=list(toolsets) or None,
         ) as run:
             try:
                 async for node in run:
@@ -178,6 +198,11 @@ class TurnRunner:
     async def _on_call(self, part: ToolCallPart, session: Session, emit: Emit) -> None:
         args = _safe_args(part)
         tool = self._tools.get(part.tool_name)
+        mcp_title = mcp_tool_title(part.tool_name) if tool is None else None
+        if mcp_title is not None:  # an MCP server's tool: not known to be safe, so shown as execute
+            name = shown_text(part.tool_name, 100)
+            await emit(ToolStarted(part.tool_call_id, name, "execute", shown_text(mcp_title, 100), args))
+            return
         if tool is None:  # a name the model made up: shown escaped (it may not even encode)
             name = shown_text(part.tool_name, 100)
             await emit(ToolStarted(part.tool_call_id, name, "other", name, args))

@@ -49,3 +49,66 @@ def resolve_backend(spec: str, settings: Settings) -> ModelBackend:
     from punie_acp.models.mlx import MlxBackend
 
     return MlxBackend(spec, settings)
+
+
+def display_name(spec: str) -> str:
+    """How a model spec is shown in the model picker: short, and never a secret in a URL."""
+    if spec == "test":
+        return "punie-test"
+    if spec.startswith("script:"):
+        return "script " + Path(spec[len("script:") :]).name
+    if spec.startswith(("http://", "https://")):
+        try:
+            parts = urlsplit(spec)
+            path = parts.path.rstrip("/")
+            host = parts.hostname or "?"
+            return f"{path.rsplit('/', 1)[-1] or host} ({host})"
+        except ValueError:
+            return "unusable URL"
+    return Path(spec.rstrip("/")).name or spec
+
+
+class ModelCatalog:
+    """The models a session may choose from: `--model` first, then the `models` setting.
+
+    A backend is built only when a session first chooses its model, and then shared by every
+    session on it (one copy of the weights). A spec that cannot be built stays listed and the
+    prompt fails with the one-line reason, as for `--model`.
+    """
+
+    def __init__(self, default: ModelBackend, settings: Settings) -> None:
+        self._settings = settings
+        self.default_spec = settings.model
+        specs = [settings.model, *(s for s in settings.models if s != settings.model)]
+        self.specs: tuple[str, ...] = tuple(specs)
+        self._backends: dict[str, ModelBackend] = {settings.model: default}
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(value, name) for every model; the value is the spec's position, so no path or URL goes out as an id."""
+        default_name = self._backends[self.default_spec].name
+        return [(model_id(i), default_name if i == 0 else display_name(spec)) for i, spec in enumerate(self.specs)]
+
+    def spec_of(self, value: str) -> str | None:
+        for i, spec in enumerate(self.specs):
+            if model_id(i) == value:
+                return spec
+        return None
+
+    def backend(self, spec: str) -> ModelBackend:
+        backend = self._backends.get(spec)
+        if backend is None:
+            from punie_acp.models.base import UnavailableBackend
+
+            try:
+                backend = resolve_backend(spec, self._settings)
+            except ModelNotAvailable as exc:
+                backend = UnavailableBackend(str(exc))
+            self._backends[spec] = backend
+        return backend
+
+    def built(self) -> list[ModelBackend]:
+        return list(self._backends.values())
+
+
+def model_id(index: int) -> str:
+    return "default" if index == 0 else f"model-{index}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from punie_acp.settings.kinds import Choice, Kind, Number, Switch, Text, WholeNumber
+from punie_acp.settings.kinds import Choice, Kind, Number, Switch, Text, WholeNumber, shown
 
 DEFAULT_MODEL = "mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit"
 # Least to most permissive; a project may only move the session to the left.
@@ -25,6 +25,28 @@ TOOL_STYLES = ("direct", "code", "both")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Past a week a timeout is no limit, and select()/poll() overflow on absurd ones.
 LONGEST_TIMEOUT_S = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class ModelList(Kind):
+    """Model specs a session may switch between: a TOML list, or comma-separated text from a flag."""
+
+    def expected(self) -> str:
+        return "a list of model specs"
+
+    def from_text(self, raw: str) -> object:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def check(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or len(value) > 64:
+            raise self._refuse(value)
+        specs: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip() or "\x00" in item or len(item) > 4096:
+                raise ValueError(f"expected model specs (non-empty strings), got {shown(item)}")
+            if item not in specs:
+                specs.append(item)
+        return tuple(specs)
 
 
 def user_config_path() -> Path:
@@ -60,6 +82,19 @@ class Settings:
         Text(),
         "'test' (built-in deterministic model), 'script:FILE', an OpenAI-compatible URL "
         "(http://host:port/v1[/name]), or an mlx model directory / Hugging Face repo id",
+        "model",
+    )
+    models: tuple[str, ...] = _setting(
+        (),
+        ModelList(),
+        "more models a session may switch to (the model config option), besides --model; each is "
+        "loaded when first chosen and shared by every session using it",
+        "model",
+    )
+    context_tokens: int = _setting(
+        32768,
+        WholeNumber(1024, 1 << 24),
+        "the model's context size in tokens: shown as usage; history is compacted before it overflows",
         "model",
     )
     draft_model: str | None = _setting(None, Text(), "mlx draft model for speculative decoding", "model")
