@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from pydantic_ai import RunContext
@@ -48,15 +48,13 @@ _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 @dataclass(frozen=True)
 class McpServerSpec:
-    """One MCP server as the editor described it (transport-neutral)."""
+    """One stdio MCP server as the editor described it. (HTTP is not offered: `mcpCapabilities.http`
+    stays false until it is built and tested.)"""
 
     name: str
-    transport: Literal["stdio", "http"]
-    command: str = ""
+    command: str
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def server_prefix(name: str, taken: set[str]) -> str:
@@ -180,7 +178,7 @@ class SessionMcp:
 
 def start_servers(specs: Sequence[McpServerSpec], root: Path, timeout: float) -> SessionMcp:
     """Toolsets for `specs` (each server starts at its first turn and stays up until `aclose`)."""
-    from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+    from fastmcp.client.transports import StdioTransport
     from pydantic_ai.mcp import MCPToolset
 
     taken: set[str] = set()
@@ -188,14 +186,10 @@ def start_servers(specs: Sequence[McpServerSpec], root: Path, timeout: float) ->
     transports: list[Any] = []
     for spec in specs[:MAX_SERVERS]:
         prefix = server_prefix(spec.name, taken)
-        transport: Any
-        if spec.transport == "stdio":
-            argv = [*_launcher_argv(), "--", spec.command, *spec.args]
-            transport = StdioTransport(
-                command=argv[0], args=argv[1:], env=dict(spec.env) or None, cwd=str(root), keep_alive=True
-            )
-        else:
-            transport = StreamableHttpTransport(url=spec.url, headers=dict(spec.headers) or None)
+        argv = [*_launcher_argv(), "--", spec.command, *spec.args]
+        transport = StdioTransport(
+            command=argv[0], args=argv[1:], env=dict(spec.env) or None, cwd=str(root), keep_alive=True
+        )
         mcp: MCPToolset[ToolContext] = MCPToolset(
             transport, id=prefix.rstrip("_"), tool_error_behavior="failed", init_timeout=START_TIMEOUT_S
         )
