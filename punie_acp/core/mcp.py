@@ -13,6 +13,8 @@ punie, SIGKILL included. They stay up between turns and stop when the session cl
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -43,6 +45,10 @@ START_TIMEOUT_S = 30.0
 # launcher's own SIGTERM-to-SIGKILL grace must end well inside that, or it dies mid-sweep.
 KILL_GRACE_S = 0.5
 MAX_SERVERS = 16
+# What one server may put in front of the model: its tools' definitions are sent with every request.
+MAX_TOOLS_PER_SERVER = 64
+MAX_DESCRIPTION_CHARS = 1024
+MAX_SCHEMA_CHARS = 8 * 1024
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -115,7 +121,7 @@ class GatedMcpToolset(WrapperToolset[ToolContext]):
         except Exception as exc:
             log.warning("MCP server %s: listing its tools failed: %s", self.server, one_line(exc))
             return {}
-        return {name: tool for name, tool in tools.items() if _TOOL_NAME.fullmatch(name)}
+        return bounded_tools(tools, self.server)
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[ToolContext], tool: ToolsetTool[ToolContext]
@@ -143,12 +149,29 @@ class GatedMcpToolset(WrapperToolset[ToolContext]):
         return _capped(result)
 
 
+def bounded_tools(tools: dict[str, ToolsetTool[ToolContext]], server: str) -> dict[str, ToolsetTool[ToolContext]]:
+    """A server's tools as the model may see them: plain names, short descriptions, a bounded count."""
+    kept: dict[str, ToolsetTool[ToolContext]] = {}
+    for name, tool in tools.items():
+        if len(kept) >= MAX_TOOLS_PER_SERVER:
+            log.warning("MCP server %s offers more than %d tools; the rest are left out", server, MAX_TOOLS_PER_SERVER)
+            break
+        schema_size = len(json.dumps(tool.tool_def.parameters_json_schema, default=str))
+        if not _TOOL_NAME.fullmatch(name) or schema_size > MAX_SCHEMA_CHARS:
+            log.warning("MCP server %s: tool %r left out (odd name or oversized schema)", server, name[:80])
+            continue
+        description = tool.tool_def.description or ""
+        if len(description) > MAX_DESCRIPTION_CHARS:
+            short = description[: MAX_DESCRIPTION_CHARS - 1] + "…"
+            tool = dataclasses.replace(tool, tool_def=dataclasses.replace(tool.tool_def, description=short))
+        kept[name] = tool
+    return kept
+
+
 def _capped(result: Any) -> Any:
     text = result if isinstance(result, str) else None
     if text is None:
         try:
-            import json
-
             text = json.dumps(result, default=str, ensure_ascii=False)
         except (TypeError, ValueError):
             text = str(result)
