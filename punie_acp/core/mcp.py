@@ -187,38 +187,42 @@ class SessionMcp:
     """The MCP servers of one session."""
 
     toolsets: list[GatedMcpToolset]
-    transports: list[Any]
+    clients: list[Any]  # each server's FastMCP client (owns its subprocess)
 
     async def aclose(self) -> None:
-        for transport in self.transports:
+        for client in self.clients:
             try:
                 with anyio.fail_after(START_TIMEOUT_S), anyio.CancelScope(shield=True):
-                    await transport.close()
+                    await client.close()
             except Exception:
                 log.info("closing an MCP server failed", exc_info=True)
-        self.transports.clear()
+        self.clients.clear()
 
 
 def start_servers(specs: Sequence[McpServerSpec], root: Path, timeout: float) -> SessionMcp:
     """Toolsets for `specs` (each server starts at its first turn and stays up until `aclose`)."""
-    from fastmcp.client.transports import StdioTransport
     from pydantic_ai.mcp import MCPToolset
 
     taken: set[str] = set()
     toolsets: list[GatedMcpToolset] = []
-    transports: list[Any] = []
+    clients: list[Any] = []
     for spec in specs[:MAX_SERVERS]:
-        prefix = server_prefix(spec.name, taken)
-        argv = [*_launcher_argv(), "--", spec.command, *spec.args]
-        transport = StdioTransport(
-            command=argv[0], args=argv[1:], env=dict(spec.env) or None, cwd=str(root), keep_alive=True
-        )
+        prefix = server_prefix(spec.name, taken).rstrip("_")
+        launcher, *launcher_args = _launcher_argv()
+        # A one-server MCP config: FastMCP runs it over stdio and, kept alive, between turns too.
+        config = {
+            "command": launcher,
+            "args": [*launcher_args, "--", spec.command, *spec.args],
+            "env": dict(spec.env),
+            "cwd": str(root),
+            "keep_alive": True,
+        }
         mcp: MCPToolset[ToolContext] = MCPToolset(
-            transport, id=prefix.rstrip("_"), tool_error_behavior="failed", init_timeout=START_TIMEOUT_S
+            {"mcpServers": {prefix: config}}, id=prefix, tool_error_behavior="failed", init_timeout=START_TIMEOUT_S
         )
-        toolsets.append(GatedMcpToolset(mcp.prefixed(prefix.rstrip("_")), spec.name[:80], timeout))
-        transports.append(transport)
-    return SessionMcp(toolsets, transports)
+        toolsets.append(GatedMcpToolset(mcp.prefixed(prefix), spec.name[:80], timeout))
+        clients.append(mcp.client)
+    return SessionMcp(toolsets, clients)
 
 
 def _launcher_argv() -> list[str]:
