@@ -64,8 +64,12 @@ class McpServerSpec:
 
 
 def server_prefix(name: str, taken: set[str]) -> str:
-    """`mcp_<name>_`, with the name reduced to [a-z0-9_] and made unique among the session's servers."""
-    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:24] or "server"
+    """`mcp_<name>_`, the name reduced to [a-z0-9] and made unique among the session's servers.
+
+    No underscore inside the name: server `a` with tool `b_c` and server `a_b` with tool `c` would
+    otherwise both give `mcp_a_b_c`.
+    """
+    base = re.sub(r"[^a-z0-9]+", "", name.lower())[:24] or "server"
     prefix, n = f"{PREFIX}{base}_", 2
     while prefix in taken:
         prefix, n = f"{PREFIX}{base}{n}_", n + 1
@@ -206,6 +210,8 @@ def start_servers(specs: Sequence[McpServerSpec], root: Path, timeout: float) ->
     taken: set[str] = set()
     toolsets: list[GatedMcpToolset] = []
     clients: list[Any] = []
+    if len(specs) > MAX_SERVERS:
+        log.warning("%d MCP servers offered; only the first %d are started", len(specs), MAX_SERVERS)
     for spec in specs[:MAX_SERVERS]:
         prefix = server_prefix(spec.name, taken).rstrip("_")
         launcher, *launcher_args = _launcher_argv()
