@@ -101,7 +101,7 @@ async def test_compact_on_a_short_conversation_says_there_is_nothing_to_do(proje
 
 def test_hostile_text_in_the_history_is_measured_without_json() -> None:
     # Lone surrogates (a model's broken output, an editor's buffer) cannot be JSON-encoded.
-    history = [
+    history: list[ModelRequest | ModelResponse] = [
         ModelRequest(parts=[UserPromptPart("q \ud800")]),
         ModelResponse(parts=[ToolCallPart("read_file", {"path": "a\ud800"}, tool_call_id="c1")]),
         ModelRequest(parts=[ToolReturnPart("read_file", {"text": "\udfff" * 500}, tool_call_id="c1")]),
