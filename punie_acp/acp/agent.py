@@ -92,7 +92,7 @@ class PunieAgent:
         except CoreError as exc:
             raise request_error(exc) from None
         self.attach_mcp(session.id, mcp_servers)
-        self._announce_commands(session.id)
+        self.announce_commands(session.id)
         return schema.NewSessionResponse(
             session_id=session.id,
             modes=_mode_state(session),
@@ -105,7 +105,7 @@ class PunieAgent:
         """Start the editor's MCP servers for a session (session/new and session/load call this)."""
         self._core.attach_mcp(session_id, panel.mcp_specs(mcp_servers, session_id))
 
-    def _announce_commands(self, session_id: str) -> None:
+    def announce_commands(self, session_id: str) -> None:
         """Send the slash commands once the session/new (or load) response has gone out."""
         client = self._client
 

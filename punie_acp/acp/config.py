@@ -70,7 +70,6 @@ def mcp_specs(servers: Sequence[Any] | None, session_id: str) -> list[McpServerS
             specs.append(
                 McpServerSpec(
                     name=server.name,
-                    transport="stdio",
                     command=server.command,
                     args=tuple(server.args),
                     env={v.name: v.value for v in server.env},

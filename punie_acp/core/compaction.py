@@ -47,13 +47,23 @@ _SUMMARY_REQUEST = (
 )
 
 
+def _args_text(part: ToolCallPart) -> str:
+    # Never through JSON: the model's arguments may hold lone surrogates, which JSON refuses.
+    return part.args if isinstance(part.args, str) else repr(part.args)
+
+
+def _return_text(part: ToolReturnPart) -> str:
+    content = part.content
+    return content if isinstance(content, str) else repr(content)
+
+
 def _part_chars(part: object) -> int:
     if isinstance(part, UserPromptPart):
         return len(part.content) if isinstance(part.content, str) else 200 * len(part.content)
     if isinstance(part, ToolReturnPart):
-        return len(part.model_response_str())
+        return len(_return_text(part))
     if isinstance(part, ToolCallPart):
-        return len(part.tool_name) + len(part.args_as_json_str())
+        return len(part.tool_name) + len(_args_text(part))
     if isinstance(part, TextPart | ThinkingPart):
         return len(part.content)
     content = getattr(part, "content", "")
@@ -94,7 +104,7 @@ def elide_tool_outputs(messages: Sequence[ModelMessage]) -> tuple[list[ModelMess
             parts: list[ModelRequestPart] = []
             for part in message.parts:
                 if type(part) is ToolReturnPart and not str(part.content).startswith(ELIDED_PREFIX):
-                    size = len(part.model_response_str())
+                    size = len(_return_text(part))
                     if size > 200:
                         note = f"{ELIDED_PREFIX}: {size} characters]"
                         parts.append(ToolReturnPart(part.tool_name, note, part.tool_call_id, timestamp=part.timestamp))
@@ -121,9 +131,7 @@ def _shortened(messages: Sequence[ModelMessage]) -> list[ModelMessage]:
         else:
             texts = [_cut(p.content) for p in message.parts if isinstance(p, TextPart)]
             texts += [
-                f"(called {p.tool_name} {_cut(p.args_as_json_str())})"
-                for p in message.parts
-                if isinstance(p, ToolCallPart)
+                f"(called {p.tool_name} {_cut(_args_text(p))})" for p in message.parts if isinstance(p, ToolCallPart)
             ]
             if texts:
                 out.append(ModelResponse(parts=[TextPart("\n".join(texts))]))

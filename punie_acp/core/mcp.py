@@ -13,6 +13,8 @@ punie, SIGKILL included. They stay up between turns and stop when the session cl
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -20,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 from pydantic_ai import RunContext
@@ -43,25 +45,31 @@ START_TIMEOUT_S = 30.0
 # launcher's own SIGTERM-to-SIGKILL grace must end well inside that, or it dies mid-sweep.
 KILL_GRACE_S = 0.5
 MAX_SERVERS = 16
+# What one server may put in front of the model: its tools' definitions are sent with every request.
+MAX_TOOLS_PER_SERVER = 64
+MAX_DESCRIPTION_CHARS = 1024
+MAX_SCHEMA_CHARS = 8 * 1024
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
 class McpServerSpec:
-    """One MCP server as the editor described it (transport-neutral)."""
+    """One stdio MCP server as the editor described it. (HTTP is not offered: `mcpCapabilities.http`
+    stays false until it is built and tested.)"""
 
     name: str
-    transport: Literal["stdio", "http"]
-    command: str = ""
+    command: str
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    url: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def server_prefix(name: str, taken: set[str]) -> str:
-    """`mcp_<name>_`, with the name reduced to [a-z0-9_] and made unique among the session's servers."""
-    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:24] or "server"
+    """`mcp_<name>_`, the name reduced to [a-z0-9] and made unique among the session's servers.
+
+    No underscore inside the name: server `a` with tool `b_c` and server `a_b` with tool `c` would
+    otherwise both give `mcp_a_b_c`.
+    """
+    base = re.sub(r"[^a-z0-9]+", "", name.lower())[:24] or "server"
     prefix, n = f"{PREFIX}{base}_", 2
     while prefix in taken:
         prefix, n = f"{PREFIX}{base}{n}_", n + 1
@@ -117,7 +125,7 @@ class GatedMcpToolset(WrapperToolset[ToolContext]):
         except Exception as exc:
             log.warning("MCP server %s: listing its tools failed: %s", self.server, one_line(exc))
             return {}
-        return {name: tool for name, tool in tools.items() if _TOOL_NAME.fullmatch(name)}
+        return bounded_tools(tools, self.server)
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[ToolContext], tool: ToolsetTool[ToolContext]
@@ -145,12 +153,29 @@ class GatedMcpToolset(WrapperToolset[ToolContext]):
         return _capped(result)
 
 
+def bounded_tools(tools: dict[str, ToolsetTool[ToolContext]], server: str) -> dict[str, ToolsetTool[ToolContext]]:
+    """A server's tools as the model may see them: plain names, short descriptions, a bounded count."""
+    kept: dict[str, ToolsetTool[ToolContext]] = {}
+    for name, tool in tools.items():
+        if len(kept) >= MAX_TOOLS_PER_SERVER:
+            log.warning("MCP server %s offers more than %d tools; the rest are left out", server, MAX_TOOLS_PER_SERVER)
+            break
+        schema_size = len(json.dumps(tool.tool_def.parameters_json_schema, default=str))
+        if not _TOOL_NAME.fullmatch(name) or schema_size > MAX_SCHEMA_CHARS:
+            log.warning("MCP server %s: tool %r left out (odd name or oversized schema)", server, name[:80])
+            continue
+        description = tool.tool_def.description or ""
+        if len(description) > MAX_DESCRIPTION_CHARS:
+            short = description[: MAX_DESCRIPTION_CHARS - 1] + "…"
+            tool = dataclasses.replace(tool, tool_def=dataclasses.replace(tool.tool_def, description=short))
+        kept[name] = tool
+    return kept
+
+
 def _capped(result: Any) -> Any:
     text = result if isinstance(result, str) else None
     if text is None:
         try:
-            import json
-
             text = json.dumps(result, default=str, ensure_ascii=False)
         except (TypeError, ValueError):
             text = str(result)
@@ -166,42 +191,44 @@ class SessionMcp:
     """The MCP servers of one session."""
 
     toolsets: list[GatedMcpToolset]
-    transports: list[Any]
+    clients: list[Any]  # each server's FastMCP client (owns its subprocess)
 
     async def aclose(self) -> None:
-        for transport in self.transports:
+        for client in self.clients:
             try:
                 with anyio.fail_after(START_TIMEOUT_S), anyio.CancelScope(shield=True):
-                    await transport.close()
+                    await client.close()
             except Exception:
                 log.info("closing an MCP server failed", exc_info=True)
-        self.transports.clear()
+        self.clients.clear()
 
 
 def start_servers(specs: Sequence[McpServerSpec], root: Path, timeout: float) -> SessionMcp:
     """Toolsets for `specs` (each server starts at its first turn and stays up until `aclose`)."""
-    from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
     from pydantic_ai.mcp import MCPToolset
 
     taken: set[str] = set()
     toolsets: list[GatedMcpToolset] = []
-    transports: list[Any] = []
+    clients: list[Any] = []
+    if len(specs) > MAX_SERVERS:
+        log.warning("%d MCP servers offered; only the first %d are started", len(specs), MAX_SERVERS)
     for spec in specs[:MAX_SERVERS]:
-        prefix = server_prefix(spec.name, taken)
-        transport: Any
-        if spec.transport == "stdio":
-            argv = [*_launcher_argv(), "--", spec.command, *spec.args]
-            transport = StdioTransport(
-                command=argv[0], args=argv[1:], env=dict(spec.env) or None, cwd=str(root), keep_alive=True
-            )
-        else:
-            transport = StreamableHttpTransport(url=spec.url, headers=dict(spec.headers) or None)
+        prefix = server_prefix(spec.name, taken).rstrip("_")
+        launcher, *launcher_args = _launcher_argv()
+        # A one-server MCP config: FastMCP runs it over stdio and, kept alive, between turns too.
+        config = {
+            "command": launcher,
+            "args": [*launcher_args, "--", spec.command, *spec.args],
+            "env": dict(spec.env),
+            "cwd": str(root),
+            "keep_alive": True,
+        }
         mcp: MCPToolset[ToolContext] = MCPToolset(
-            transport, id=prefix.rstrip("_"), tool_error_behavior="failed", init_timeout=START_TIMEOUT_S
+            {"mcpServers": {prefix: config}}, id=prefix, tool_error_behavior="failed", init_timeout=START_TIMEOUT_S
         )
-        toolsets.append(GatedMcpToolset(mcp.prefixed(prefix.rstrip("_")), spec.name[:80], timeout))
-        transports.append(transport)
-    return SessionMcp(toolsets, transports)
+        toolsets.append(GatedMcpToolset(mcp.prefixed(prefix), spec.name[:80], timeout))
+        clients.append(mcp.client)
+    return SessionMcp(toolsets, clients)
 
 
 def _launcher_argv() -> list[str]:

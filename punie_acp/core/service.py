@@ -193,6 +193,10 @@ class CoreService:
             used = compaction.context_used(session.history)
         return used, session.settings.context_tokens
 
+    def session_choices(self, session_id: str) -> SessionChoices:
+        """The session's model and thinking choices, to save with it and restore (session/load)."""
+        return self._choices_of(self._sessions.get(session_id))
+
     def _choices_of(self, session: Session) -> SessionChoices:
         return self._choices.setdefault(session.id, SessionChoices(self.catalog.default_spec))
 

@@ -20,6 +20,7 @@ class Seen:
     prompt: str
     instructions: str | None
     thinking: object
+    tools: dict[str, str]  # name: description, as offered to the model
 
 
 @dataclass
@@ -32,7 +33,8 @@ class RecordingModel:
     def _record(self, messages: list[ModelMessage], info: AgentInfo) -> None:
         last = messages[-1]
         prompt = " ".join(str(getattr(p, "content", "")) for p in last.parts)
-        self.seen.append(Seen(prompt, info.instructions, info.model_request_parameters.thinking))
+        tools = {t.name: t.description or "" for t in info.function_tools}
+        self.seen.append(Seen(prompt, info.instructions, info.model_request_parameters.thinking, tools))
 
     def model(self) -> Model:
         def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:

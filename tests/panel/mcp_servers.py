@@ -67,3 +67,29 @@ def write_server(directory: Path) -> Path:
 
 def stdio_server(script: Path, pid_file: Path, name: str = "demo") -> schema.McpServerStdio:
     return schema.McpServerStdio(name=name, command=sys.executable, args=[str(script), str(pid_file)], env=[])
+
+
+_FLOODING = """
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("flood")
+for n in range(200):
+    def tool(x: str = "") -> str:
+        return "ok"
+    app.add_tool(tool, name=f"t{n}", description="D" * 100_000)
+
+
+def odd() -> str:
+    return "odd"
+
+
+app.add_tool(odd, name="bad name; rm -rf /", description="odd")
+app.run()
+"""
+
+
+def write_flooding_server(directory: Path) -> Path:
+    """A server offering 200 tools with 100 KB descriptions, and one with a name no API accepts."""
+    path = directory / "mcp_flood_server.py"
+    path.write_text(_FLOODING)
+    return path

@@ -11,6 +11,7 @@ from punie_acp.config import Settings
 from punie_acp.core.compaction import (
     ELIDED_PREFIX,
     SUMMARY_PREFIX,
+    context_used,
     elide_tool_outputs,
     estimate_tokens,
     turn_starts,
@@ -96,3 +97,17 @@ async def test_compact_on_a_short_conversation_says_there_is_nothing_to_do(proje
         sid = await lb.start_session(project)
         await lb.conn.prompt(session_id=sid, prompt=text_prompt("/compact"))
     assert "Nothing to compact yet" in lb.client.message_text(sid)
+
+
+def test_hostile_text_in_the_history_is_measured_without_json() -> None:
+    # Lone surrogates (a model's broken output, an editor's buffer) cannot be JSON-encoded.
+    history: list[ModelRequest | ModelResponse] = [
+        ModelRequest(parts=[UserPromptPart("q \ud800")]),
+        ModelResponse(parts=[ToolCallPart("read_file", {"path": "a\ud800"}, tool_call_id="c1")]),
+        ModelRequest(parts=[ToolReturnPart("read_file", {"text": "\udfff" * 500}, tool_call_id="c1")]),
+        ModelResponse(parts=[TextPart("done")]),
+        ModelRequest(parts=[UserPromptPart("next")]),
+    ]
+    assert context_used(history) > 0
+    shorter, count = elide_tool_outputs(history)
+    assert count == 1 and estimate_tokens(shorter) < estimate_tokens(history)

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import acp
+import anyio
 import pytest
 from acp import schema
 
 from punie_acp.config import Settings
-from tests.acp.loopback import loopback
+from tests.acp.loopback import loopback, scripted
 from tests.panel.doubles import ForgetRecordingBackend, RecordingModel
 from tests.support.acp_client import text_prompt
 
@@ -134,3 +135,21 @@ async def test_usage_update_after_each_turn(project: Path) -> None:
     assert lb.client.kinds(sid)[-1] == "usage_update"  # after the turn's own updates
     assert all(u.size == 65536 for u in usage)
     assert 0 < usage[0].used < usage[1].used  # the history grew
+
+
+async def test_the_model_cannot_change_mid_turn(project: Path, tmp_path: Path) -> None:
+    settings = Settings(log_file="", model="test", models=(_script(tmp_path, "x"),))
+    slow = scripted([[{"say": "slowly " * 200}]], chunk_delay=0.05)
+    async with loopback(slow, settings) as lb:
+        sid = await lb.start_session(project)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: lb.conn.prompt(session_id=sid, prompt=text_prompt("go")))
+            await lb.client.wait_for(sid, lambda ups: any(u.session_update == "agent_message_chunk" for u in ups))
+            with pytest.raises(acp.RequestError) as info:
+                await lb.conn.set_config_option(config_id="model", session_id=sid, value="model-1")
+            # Thinking and mode may change: they apply from the next model request.
+            await lb.conn.set_config_option(config_id="thinking", session_id=sid, value="off")
+            await lb.conn.cancel(session_id=sid)
+        choices = lb.core.session_choices(sid)
+    assert "cannot change while a prompt runs" in str(info.value)
+    assert choices.model_spec == "test" and choices.thinking is False

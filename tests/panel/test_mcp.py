@@ -16,9 +16,10 @@ import pytest
 from acp import schema
 
 from punie_acp.config import Settings
-from punie_acp.core.mcp import MAX_RESULT_CHARS
+from punie_acp.core.mcp import MAX_DESCRIPTION_CHARS, MAX_RESULT_CHARS, MAX_TOOLS_PER_SERVER
 from tests.acp.loopback import Loopback, loopback, scripted
-from tests.panel.mcp_servers import stdio_server, write_server
+from tests.panel.doubles import ForgetRecordingBackend, RecordingModel
+from tests.panel.mcp_servers import stdio_server, write_flooding_server, write_server
 from tests.support.acp_client import RecordingClient, text_prompt
 
 pytestmark = pytest.mark.anyio
@@ -182,3 +183,18 @@ async def test_a_server_that_cannot_start_offers_no_tools_and_prompts_still_work
         response = await lb.conn.prompt(session_id=sid, prompt=text_prompt("what is in hello.py?"))
     assert response.stop_reason == "end_turn"
     assert lb.client.message_text(sid).startswith("I read it")
+
+
+async def test_a_flooding_server_offers_a_bounded_set_of_plain_tools(project: Path, tmp_path: Path) -> None:
+    flood = schema.McpServerStdio(
+        name="flood", command=sys.executable, args=[str(write_flooding_server(tmp_path))], env=[]
+    )
+    recorder = RecordingModel()
+    async with loopback(ForgetRecordingBackend(recorder.model(), "recording")) as lb:
+        sid = await _session(lb, project, [flood])
+        await lb.conn.prompt(session_id=sid, prompt=text_prompt("hi"))
+    offered = {name: d for name, d in recorder.seen[0].tools.items() if name.startswith("mcp_")}
+    assert len(offered) == MAX_TOOLS_PER_SERVER
+    assert all(name.startswith("mcp_flood_t") for name in offered)
+    assert all(len(d) <= MAX_DESCRIPTION_CHARS for d in offered.values())
+    assert "read_file" in recorder.seen[0].tools  # punie's own tools are all still there
