@@ -21,6 +21,7 @@ import anyio
 import anyio.lowlevel
 
 from punie_acp.config import Settings
+from punie_acp.core import lifecycle
 from punie_acp.core.context import Emit
 from punie_acp.core.errors import CoreError, ModelUnavailable, TurnFailed
 from punie_acp.core.events import Event, ThoughtDelta, ToolFinished, ToolStarted, TurnEnded
@@ -84,10 +85,12 @@ class CoreService:
 
     async def aclose(self) -> None:
         self._sessions.close_all()
+        await lifecycle.shutdown()  # language servers: shutdown/exit, then stopped
         await self._backend.aclose()
 
     def _forget(self, session: Session) -> None:
         self._backend.forget_session(session.id)
+        lifecycle.session_closed(session.id, session.root)  # its project's language servers may stop
 
     # Turns ------------------------------------------------------------------------------
 
