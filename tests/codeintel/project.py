@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SHAPES = '''from abc import ABC, abstractmethod
+SHAPES = """from abc import ABC, abstractmethod
 
 
 class Shape(ABC):
@@ -24,14 +24,14 @@ class Square(Shape):
 
 def total_area(shapes: list[Shape]) -> float:
     return sum(s.area() for s in shapes)
-'''
+"""
 
-MAIN = '''from pkg.shapes import Square, total_area
+MAIN = """from pkg.shapes import Square, total_area
 
 
 def report() -> float:
     return total_area([Square(2.0)])
-'''
+"""
 
 
 def make_project(base: Path) -> Path:

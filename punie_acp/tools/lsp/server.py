@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from punie_acp.tools.lsp.servers import Launch, ServerSpec, ServerUnavailable, l
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
-REQUEST_TIMEOUT = 20.0
+# Seconds a request may take; PUNIE_LSP_REQUEST_TIMEOUT lowers it (the tests' silent server).
+REQUEST_TIMEOUT = float(os.environ.get("PUNIE_LSP_REQUEST_TIMEOUT", "20") or 20)
 MAX_PUBLISHED_FILES = 500
 MAX_DIAGNOSTICS_PER_FILE = 200
 

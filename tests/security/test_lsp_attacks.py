@@ -1,0 +1,86 @@
+"""Attacks on code intelligence through the real `punie serve`: hostile roots and misbehaving servers.
+
+The language server starts without asking, so a root must not steer it outside (its ty config,
+links), and a server's answers must not take punie down, hang a call, or open a file outside.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.codeintel.project import make_project, outputs
+from tests.security.hostile import SECRET, Outside, assert_contained, run_attack
+
+pytestmark = pytest.mark.anyio
+FAKE = Path(__file__).parents[1] / "codeintel" / "fake_server.py"
+
+
+def _secret_module(outside: Outside) -> None:
+    (outside.base / "secretmod.py").write_text(f"VALUE = '{SECRET}'\n\n\ndef leak() -> str:\n    return VALUE\n")
+
+
+async def test_a_hostile_ty_config_does_not_reach_outside(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    root = make_project(tmp_path)
+    (root / "pyproject.toml").write_text(f'[tool.ty.environment]\nextra-paths = ["{outside.base}"]\n')
+    (root / "ty.toml").write_text(f'[environment]\nextra-paths = ["{outside.base}"]\ntypeshed = "{outside.base}"\n')
+    (root / "probe.py").write_text("import secretmod\n\nprint(secretmod.VALUE)\nsecretmod.leak()\n")
+    steps = [
+        ("goto_definition", {"path": "probe.py", "line": 3, "column": 17}),
+        ("hover", {"path": "probe.py", "line": 3, "column": 17}),
+        ("find_references", {"path": "probe.py", "symbol": "secretmod"}),
+        ("call_hierarchy", {"path": "probe.py", "line": 4, "column": 11, "direction": "outgoing"}),
+        ("workspace_symbols", {"query": "leak"}),
+    ]
+    result = await run_attack(root, steps, tmp_path / "log")
+    assert_contained(result, outside)
+    texts = outputs(result.finals())
+    assert str(outside.base) not in "\n".join(texts)
+    assert "no definition" in texts[0] or "0 definition" in texts[0] or "not found" in texts[0], texts[0]
+
+
+async def test_a_symlink_leaving_the_root_is_refused(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    root = make_project(tmp_path)
+    (root / "secretmod.py").symlink_to(outside.base / "secretmod.py")
+    (root / "probe.py").write_text("import secretmod\n\nprint(secretmod.VALUE)\n")
+    steps = [
+        ("goto_definition", {"path": "probe.py", "line": 3, "column": 17}),
+        ("hover", {"path": "secretmod.py", "line": 1, "column": 1}),
+        ("document_symbols", {"path": "secretmod.py"}),
+    ]
+    result = await run_attack(root, steps, tmp_path / "log")
+    assert_contained(result, outside)
+    texts = outputs(result.finals())
+    assert "refused" in texts[0] and "secretmod.py" in texts[0]
+    assert "outside the project root" in texts[1] and "outside the project root" in texts[2]
+
+
+@pytest.mark.parametrize("mode", ["flood", "huge", "garbage", "silent"])
+async def test_a_misbehaving_server_never_hangs_or_breaks_punie(tmp_path: Path, mode: str) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = make_project(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    servers = f".py={sys.executable} {FAKE} {mode} {state}"
+    steps = [("goto_definition", {"path": "pkg/main.py", "line": 5, "column": 12})]
+    args = ["--language-servers", servers]
+    result = await run_attack(root, steps, tmp_path / "log", args=args, env={"PUNIE_LSP_REQUEST_TIMEOUT": "3"})
+    assert_contained(result, outside)
+    (text,) = outputs(result.finals())
+    if mode == "flood":  # answered, or cut off by the request's time limit: either way the call ends
+        assert "no definition" in text or "did not answer" in text, text
+    elif mode == "garbage":  # the answer points outside: shown read-only, never as an editor location
+        assert "/etc/passwd:1:1 (outside the project: read-only)" in text
+        assert not any(
+            str(loc.path).startswith("/etc")
+            for e in result.client.tool_events(result.session_id)
+            for loc in e.locations or []
+        )
+    else:
+        assert "stopped" in text or "did not answer" in text, text
