@@ -1,7 +1,7 @@
 """Run one command so that nothing it starts outlives it, the tool call, or the server.
 
-`process.py` starts this file as `python -I -S supervisor.py STATUS_FD SERVER_PID GRACE CWD [--stdin-fd FD] -- ARGV…` in a
-new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
+`process.py` starts this file as `python -I -S supervisor.py STATUS_FD SERVER_PID GRACE CWD [--stdin-fd FD] -- ARGV…`
+in a new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
 there as "stop now", which is what the server sends on a timeout or a cancel (it closes its end)
 and what the kernel sends when the server dies in any way, SIGKILL included (it closes every fd
 of a dead process). The rules:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ FAKE = Path(__file__).with_name("fake_server.py")
 async def test_definition_follows_an_agent_edit_and_a_change_behind_its_back(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     moved = "\n\nclass Square(Shape):"
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "pkg/main.py", "symbol": "Square", "line": 0}),
         (
             "edit_file",
@@ -39,7 +40,7 @@ async def test_definition_follows_an_agent_edit_and_a_change_behind_its_back(tmp
 async def test_an_edit_reports_exactly_the_error_it_introduced(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "pkg" / "old.py").write_text("x: int = 'old backlog error'\n")
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("edit_file", {"path": "pkg/old.py", "old_text": "x: int", "new_text": "y: str = 'fine'\nx: int"}),
         ("edit_file", {"path": "pkg/main.py", "old_text": "Square(2.0)", "new_text": "Square('two')"}),
     ]
@@ -55,7 +56,9 @@ async def test_a_server_that_dies_mid_request_is_restarted_once_then_fails_clear
     state = tmp_path / "state"
     state.mkdir()
     servers = f".py={sys.executable} {FAKE} die {state}"
-    steps = [("goto_definition", {"path": "pkg/main.py", "line": 5, "column": c}) for c in (12, 13)]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("goto_definition", {"path": "pkg/main.py", "line": 5, "column": c}) for c in (12, 13)
+    ]
     result = await run_attack(root, steps, tmp_path / "log", args=["--language-servers", servers])
     texts = outputs(result.finals())
     assert "stopped twice" in texts[0] and "grep" in texts[0]
@@ -67,7 +70,7 @@ async def test_a_server_that_dies_mid_request_is_restarted_once_then_fails_clear
 async def test_a_server_that_is_not_installed_is_a_clear_error_with_an_honest_grep_fallback(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     servers = ".py=no-such-language-server --stdio"
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "pkg/main.py", "symbol": "total_area"}),
         ("hover", {"path": "pkg/main.py", "symbol": "total_area"}),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_every_tool_answers_from_ty(tmp_path: Path) -> None:
     root = make_project(tmp_path)
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "pkg/main.py", "symbol": "total_area", "line": 0}),
         ("goto_definition", {"path": "pkg/main.py", "line": 5, "column": 24}),
         ("find_references", {"path": "pkg/shapes.py", "symbol": "total_area"}),

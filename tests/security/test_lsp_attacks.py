@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ async def test_a_hostile_ty_config_does_not_reach_outside(tmp_path: Path) -> Non
     (root / "pyproject.toml").write_text(f'[tool.ty.environment]\nextra-paths = ["{outside.base}"]\n')
     (root / "ty.toml").write_text(f'[environment]\nextra-paths = ["{outside.base}"]\ntypeshed = "{outside.base}"\n')
     (root / "probe.py").write_text("import secretmod\n\nprint(secretmod.VALUE)\nsecretmod.leak()\n")
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "probe.py", "line": 3, "column": 17}),
         ("hover", {"path": "probe.py", "line": 3, "column": 17}),
         ("find_references", {"path": "probe.py", "symbol": "secretmod"}),
@@ -49,7 +50,7 @@ async def test_a_symlink_leaving_the_root_is_refused(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "secretmod.py").symlink_to(outside.base / "secretmod.py")
     (root / "probe.py").write_text("import secretmod\n\nprint(secretmod.VALUE)\n")
-    steps = [
+    steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "probe.py", "line": 3, "column": 17}),
         ("hover", {"path": "secretmod.py", "line": 1, "column": 1}),
         ("document_symbols", {"path": "secretmod.py"}),
@@ -68,7 +69,7 @@ async def test_a_misbehaving_server_never_hangs_or_breaks_punie(tmp_path: Path, 
     state = tmp_path / "state"
     state.mkdir()
     servers = f".py={sys.executable} {FAKE} {mode} {state}"
-    steps = [("goto_definition", {"path": "pkg/main.py", "line": 5, "column": 12})]
+    steps: list[tuple[str, dict[str, Any]]] = [("goto_definition", {"path": "pkg/main.py", "line": 5, "column": 12})]
     args = ["--language-servers", servers]
     result = await run_attack(root, steps, tmp_path / "log", args=args, env={"PUNIE_LSP_REQUEST_TIMEOUT": "3"})
     assert_contained(result, outside)
