@@ -46,7 +46,8 @@ async def test_an_edit_reports_exactly_the_error_it_introduced(tmp_path: Path) -
     ]
     result = await run_attack(root, steps, tmp_path / "log", client=RecordingClient("allow_once"))
     texts = outputs(result.finals())
-    assert "no new problems" in texts[0] and "old backlog" not in texts[0]
+    assert texts[0].startswith('{"output": "Edited pkg/old.py') and "introduced" not in texts[0]
+    assert "old backlog" not in texts[0]
     assert "introduced 1 problem" in texts[1], texts[1]
     assert "pkg/main.py:5:" in texts[1] and "invalid-argument-type" in texts[1]
 

@@ -116,7 +116,7 @@ async def introduced_by_edit(deps: ToolContext, path: Path, old: str | None, new
             introduced.append(item)
     name = server.spec.name
     if not introduced:
-        return f"\n{name}: no new problems in this file."
+        return ""  # nothing new: the edit's usual one line
     lines = [format_diagnostic(deps, path, item, new) for item in introduced[:SHOWN_AFTER_EDIT]]
     more = f"\n… {len(introduced) - SHOWN_AFTER_EDIT} more" if len(introduced) > SHOWN_AFTER_EDIT else ""
     return f"\n{name}: this edit introduced {len(introduced)} problem(s); fix them:\n" + "\n".join(lines) + more
