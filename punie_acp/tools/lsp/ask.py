@@ -73,6 +73,7 @@ async def ask(deps: ToolContext, server: LanguageServer, path: Path, method: str
     """Send the file's current text, then the request; once more after a crash restarted the server."""
     for attempt in range(2):
         try:
+            await server.refresh(lambda p: read_text(deps.workspace.root, p))
             text = await file_text(deps, path)
             await server.sync(path, text)
             return await server.request(method, params())

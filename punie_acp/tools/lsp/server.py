@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class LanguageServer:
         self._conn: Connection | None = None
         self._launch: Launch | None = None
         self._documents: dict[Path, _Document] = {}
+        self._dirty: set[Path] = set()  # open documents the watcher saw change on disk
         self._starting: asyncio.Task[Connection] | None = None
         self._crashes = 0
         self._closed = False
@@ -110,6 +112,7 @@ class LanguageServer:
         self._conn = None
         self._starting = None
         self._documents.clear()
+        self._dirty.clear()
         self.published.clear()
         self._crashes += 1
         log.warning("%s for %s stopped: %s (crash %d)", self.spec.name, self.root, why, self._crashes)
@@ -228,6 +231,22 @@ class LanguageServer:
             )
         return doc.version
 
+    async def refresh(self, read: Callable[[Path], str]) -> None:
+        """Send the disk text of open documents the watcher saw change (closed when they are gone)."""
+        dirty, self._dirty = self._dirty, set()
+        for path in dirty:
+            try:
+                text = await anyio.to_thread.run_sync(read, path)
+            except (OSError, ValueError):
+                await self.close_document(path)
+                continue
+            await self.sync(path, text)
+
+    async def close_document(self, path: Path) -> None:
+        if self._documents.pop(path, None) is not None and self._conn is not None and self._conn.alive:
+            ident = lsp.TextDocumentIdentifier(uri=path_to_uri(path))
+            self._conn.notify(lsp.TEXT_DOCUMENT_DID_CLOSE, lsp.DidCloseTextDocumentParams(text_document=ident))
+
     def is_open(self, path: Path) -> bool:
         return path in self._documents
 
@@ -239,6 +258,7 @@ class LanguageServer:
         conn = self._conn
         if conn is None or not conn.alive or not changes:
             return
+        self._dirty.update(path for path, _ in changes if path in self._documents)
         events = [lsp.FileEvent(uri=path_to_uri(path), type=lsp.FileChangeType(kind)) for path, kind in changes]
         with contextlib.suppress(ServerGone, OSError):  # gone: the restart re-reads everything anyway
             conn.notify(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, lsp.DidChangeWatchedFilesParams(changes=events))
