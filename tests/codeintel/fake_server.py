@@ -38,6 +38,8 @@ def main(mode: str, state: Path) -> None:
     starts.write_text(str(int(starts.read_text() or "0") + 1) if starts.exists() else "1")
     while (message := read()) is not None:
         method, msg_id = message.get("method"), message.get("id")
+        with (state / "methods").open("a") as log:
+            log.write(f"{method}\n")
         if method == "initialize":
             send({"jsonrpc": "2.0", "id": msg_id, "result": {"capabilities": {"definitionProvider": True}}})
         elif msg_id is None:

@@ -144,7 +144,8 @@ class Connection:
             with anyio.fail_after(timeout):
                 return await future
         except BaseException:
-            if not future.done() and self.alive:
+            unanswered = future.cancelled() or not future.done()  # a cancelled task cancels the future it awaits
+            if unanswered and self.alive:
                 self.client.protocol.notify("$/cancelRequest", {"id": msg_id})
             raise
         finally:
