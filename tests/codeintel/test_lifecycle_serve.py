@@ -52,6 +52,18 @@ async def test_an_edit_reports_exactly_the_error_it_introduced(tmp_path: Path) -
     assert "pkg/main.py:5:" in texts[1] and "invalid-argument-type" in texts[1]
 
 
+async def test_an_edit_reports_what_it_broke_in_another_open_file(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("diagnostics", {"path": "pkg/main.py"}),
+        ("edit_file", {"path": "pkg/shapes.py", "old_text": "side: float) -> None", "new_text": "side: str) -> None"}),
+    ]
+    result = await run_attack(root, steps, tmp_path / "log", client=RecordingClient("allow_once"))
+    texts = outputs(result.finals())
+    assert "0 diagnostic" in texts[0]
+    assert "pkg/main.py:5:" in texts[1] and "(in another file)" in texts[1], texts[1]
+
+
 async def test_a_server_that_dies_mid_request_is_restarted_once_then_fails_clearly(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     state = tmp_path / "state"

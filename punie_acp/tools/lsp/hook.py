@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 EDIT_DIAGNOSTICS_TIMEOUT = 20.0
 SHOWN_AFTER_EDIT = 10
+SHOWN_ELSEWHERE = 3
+MAX_OTHER_FILES = 5
 SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 
 
@@ -38,9 +40,33 @@ async def pull(server: LanguageServer, path: Path, version: int) -> list[dict[st
     """The server's diagnostics for `path` as of `version` (pulled, or waited for when only pushed)."""
     if server.supports("diagnosticProvider"):
         params = {"textDocument": {"uri": path_to_uri(path)}}
-        return _items(await server.request(lsp.TEXT_DOCUMENT_DIAGNOSTIC, params))
-    got = await server.wait_published(path_to_uri(path), version, timeout=EDIT_DIAGNOSTICS_TIMEOUT / 2)
-    return [item for item in got or [] if isinstance(item, dict)]
+        items = _items(await server.request(lsp.TEXT_DOCUMENT_DIAGNOSTIC, params))
+    else:
+        got = await server.wait_published(path_to_uri(path), version, timeout=EDIT_DIAGNOSTICS_TIMEOUT / 2)
+        items = [item for item in got or [] if isinstance(item, dict)]
+    server.known[path] = items
+    return items
+
+
+def _new(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors and warnings in `after` beyond those in `before` (by rule and message: edits move lines)."""
+    left = Counter(_key(item) for item in before)
+    introduced = []
+    for item in after:
+        if left[_key(item)] > 0:
+            left[_key(item)] -= 1
+        elif item.get("severity", 1) in (1, 2):
+            introduced.append(item)
+    return introduced
+
+
+async def _elsewhere(deps: ToolContext, server: LanguageServer, edited: Path) -> list[str]:
+    """New problems in other open files whose diagnostics were known before the edit (a few lines)."""
+    lines: list[str] = []
+    for other in [p for p in server.open_paths() if p != edited and p in server.known][:MAX_OTHER_FILES]:
+        before, version = server.known[other], server.version(other) or 0
+        lines += [format_diagnostic(deps, other, item) for item in _new(before, await pull(server, other, version))]
+    return lines[:SHOWN_ELSEWHERE]
 
 
 def _key(item: dict[str, Any]) -> tuple[str, str]:
@@ -104,19 +130,16 @@ async def introduced_by_edit(deps: ToolContext, path: Path, old: str | None, new
             if old is not None:
                 before = await pull(server, path, await server.sync(path, old))
             after = await pull(server, path, await server.sync(path, new, saved=True))
+            elsewhere = await _elsewhere(deps, server, path)
     except (CodeIntelError, Restarted, TimeoutError, OSError) as exc:
         log.info("no diagnostics after editing %s: %s", path, exc)
         return ""
-    left = Counter(_key(item) for item in before)
-    introduced = []
-    for item in after:
-        if left[_key(item)] > 0:
-            left[_key(item)] -= 1
-        elif item.get("severity", 1) in (1, 2):
-            introduced.append(item)
-    name = server.spec.name
-    if not introduced:
+    introduced = _new(before, after)
+    if not introduced and not elsewhere:
         return ""  # nothing new: the edit's usual one line
     lines = [format_diagnostic(deps, path, item, new) for item in introduced[:SHOWN_AFTER_EDIT]]
-    more = f"\n… {len(introduced) - SHOWN_AFTER_EDIT} more" if len(introduced) > SHOWN_AFTER_EDIT else ""
-    return f"\n{name}: this edit introduced {len(introduced)} problem(s); fix them:\n" + "\n".join(lines) + more
+    if len(introduced) > SHOWN_AFTER_EDIT:
+        lines.append(f"… {len(introduced) - SHOWN_AFTER_EDIT} more")
+    lines += [f"{line} (in another file)" for line in elsewhere]
+    count = len(introduced) + len(elsewhere)
+    return f"\n{server.spec.name}: this edit introduced {count} problem(s); fix them:\n" + "\n".join(lines)

@@ -77,6 +77,7 @@ class LanguageServer:
         self._launch: Launch | None = None
         self._documents: dict[Path, _Document] = {}
         self._dirty: set[Path] = set()  # open documents the watcher saw change on disk
+        self.known: dict[Path, list[Any]] = {}  # the diagnostics last pulled per open document
         self._starting: asyncio.Task[Connection] | None = None
         self._crashes = 0
         self._closed = False
@@ -113,6 +114,7 @@ class LanguageServer:
         self._starting = None
         self._documents.clear()
         self._dirty.clear()
+        self.known.clear()
         self.published.clear()
         self._crashes += 1
         log.warning("%s for %s stopped: %s (crash %d)", self.spec.name, self.root, why, self._crashes)
@@ -243,9 +245,14 @@ class LanguageServer:
             await self.sync(path, text)
 
     async def close_document(self, path: Path) -> None:
+        self.known.pop(path, None)
         if self._documents.pop(path, None) is not None and self._conn is not None and self._conn.alive:
             ident = lsp.TextDocumentIdentifier(uri=path_to_uri(path))
             self._conn.notify(lsp.TEXT_DOCUMENT_DID_CLOSE, lsp.DidCloseTextDocumentParams(text_document=ident))
+
+    def version(self, path: Path) -> int | None:
+        doc = self._documents.get(path)
+        return doc.version if doc is not None else None
 
     def is_open(self, path: Path) -> bool:
         return path in self._documents
