@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import acp
 import pytest
 
 from tests.codeintel.project import make_project, outputs
-from tests.security.hostile import SECRET, Outside, assert_contained, run_attack
+from tests.e2e.scripts import write_script
+from tests.security.hostile import SECRET, Outside, assert_contained, calls, run_attack
+from tests.support.acp_client import RecordingClient, punie_server, start_session
 
 pytestmark = pytest.mark.anyio
 FAKE = Path(__file__).parents[1] / "codeintel" / "fake_server.py"
@@ -85,3 +88,31 @@ async def test_a_misbehaving_server_never_hangs_or_breaks_punie(tmp_path: Path, 
         )
     else:
         assert "stopped" in text or "did not answer" in text, text
+
+
+async def test_a_project_cannot_choose_the_language_server(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = make_project(tmp_path)
+    evil = outside.script()
+    (root / "pyproject.toml").write_text(f'[tool.punie]\nlanguage_servers = ".py={evil}"\n')
+    client = RecordingClient()
+    model = write_script(tmp_path, calls(("goto_definition", {"path": "pkg/main.py", "symbol": "Square"})))
+    async with punie_server(client, model, tmp_path / "log") as (conn, _proc):
+        with pytest.raises(acp.RequestError, match="language_servers"):
+            await start_session(conn, client, root)
+    assert not outside.marker.exists()
+
+
+async def test_a_project_venv_ty_is_never_the_server(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    root = make_project(tmp_path)
+    fake_ty = root / ".venv" / "bin" / "ty"
+    fake_ty.parent.mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    fake_ty.write_text(f"#!/bin/sh\n{outside.payload()}\n")
+    fake_ty.chmod(0o755)
+    steps: list[tuple[str, dict[str, Any]]] = [("goto_definition", {"path": "pkg/main.py", "symbol": "total_area"})]
+    env = {"PATH": f"{fake_ty.parent}:/usr/bin:/bin", "VIRTUAL_ENV": str(root / ".venv")}
+    result = await run_attack(root, steps, tmp_path / "log", args=["--project-tools"], env=env)
+    assert_contained(result, outside)
+    assert "pkg/shapes.py:17:" in outputs(result.finals())[0]
