@@ -86,9 +86,12 @@ async def test_a_server_that_is_not_installed_is_a_clear_error_with_an_honest_gr
     steps: list[tuple[str, dict[str, Any]]] = [
         ("goto_definition", {"path": "pkg/main.py", "symbol": "total_area"}),
         ("hover", {"path": "pkg/main.py", "symbol": "total_area"}),
+        ("find_references", {"path": "pkg/main.py", "line": 5, "column": 14}),
     ]
     result = await run_attack(root, steps, tmp_path / "log", args=["--language-servers", servers])
     texts = outputs(result.finals())
     assert "'no-such-language-server'" in texts[0] and "not found on PATH" in texts[0]
     assert "text matches from grep" in texts[0] and "pkg/shapes.py:17:" in texts[0]
-    assert "not found on PATH" in texts[1] and "grep" not in texts[1].split("PATH")[0]
+    assert "not found on PATH" in texts[1] and "grep" not in texts[1]  # hover has no honest text answer
+    assert "text matches from grep for 'total_area', not resolved references" in texts[2]
+    assert "pkg/main.py:1:" in texts[2] and "pkg/shapes.py:17:" in texts[2]

@@ -14,6 +14,7 @@ from punie_acp.tools.lsp.positions import (
     to_lsp,
     uri_to_path,
     utf16_column,
+    word_at,
 )
 
 LINE = "s = 'é😀'; name = 1"  # é is one UTF-16 unit, 😀 two
@@ -52,3 +53,11 @@ def test_uris_round_trip_and_only_local_files_count() -> None:
     assert uri_to_path("untitled:foo") is None
     assert uri_to_path("file://evil.example/etc/passwd") is None
     assert uri_to_path("file:///etc/%00passwd") is None
+
+
+def test_word_at_a_position() -> None:
+    text = "a = total_area(x)\n"
+    assert word_at(text, 1, 5) == "total_area"
+    assert word_at(text, 1, 15) == "total_area"  # just after the name still names it
+    assert word_at(text, 1, 3) == ""
+    assert word_at(text, 9, 1) == ""

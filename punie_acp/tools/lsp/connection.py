@@ -157,11 +157,11 @@ class Connection:
         stdout = self._supervised.proc.stdout
         assert stdout is not None
         why = f"{self.name} exited"
+        reader = _Reader(stdout)
         try:
             while True:
-                length = await _read_headers(stdout)
-                body = await _read_exactly(stdout, length)
-                self._dispatch(body)
+                length = await reader.headers()
+                self._dispatch(await reader.exactly(length))
                 await anyio.lowlevel.checkpoint()  # a flood of messages must not starve the loop
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
@@ -239,35 +239,47 @@ class _ProtocolBroken(Exception):
     pass
 
 
-async def _read_line(stream: Any) -> bytes:
-    line = bytearray()
-    while not line.endswith(b"\n"):
-        chunk = await stream.receive(1)
-        line += chunk
-        if len(line) > MAX_HEADER_BYTES:
+class _Reader:
+    """Buffered reads from the server's stdout, never holding more than one message's worth."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def _fill(self) -> None:
+        self._buffer += await self._stream.receive(65536)
+
+    async def line(self) -> bytes:
+        while (end := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > MAX_HEADER_BYTES:
+                raise _ProtocolBroken("a header line is too long")
+            await self._fill()
+        if end + 1 > MAX_HEADER_BYTES:
             raise _ProtocolBroken("a header line is too long")
-    return bytes(line)
+        line = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
+        return line
 
+    async def exactly(self, length: int) -> bytes:
+        while len(self._buffer) < length:
+            await self._fill()
+        body = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        return body
 
-async def _read_headers(stream: Any) -> int:
-    length: int | None = None
-    for _ in range(32):
-        line = await _read_line(stream)
-        if line in (b"\r\n", b"\n"):
-            if length is None:
-                raise _ProtocolBroken("a message without Content-Length")
-            return length
-        name, _, value = line.decode("ascii", errors="replace").partition(":")
-        if name.strip().lower() == "content-length":
-            text = value.strip()
-            if not text.isdigit() or int(text) > MAX_MESSAGE_BYTES:
-                raise _ProtocolBroken(f"Content-Length {text[:20]!r} is not a size up to {MAX_MESSAGE_BYTES} bytes")
-            length = int(text)
-    raise _ProtocolBroken("too many header lines")
-
-
-async def _read_exactly(stream: Any, length: int) -> bytes:
-    body = bytearray()
-    while len(body) < length:
-        body += await stream.receive(min(65536, length - len(body)))
-    return bytes(body)
+    async def headers(self) -> int:
+        """The Content-Length of the next message, after its headers."""
+        length: int | None = None
+        for _ in range(32):
+            line = await self.line()
+            if line in (b"\r\n", b"\n"):
+                if length is None:
+                    raise _ProtocolBroken("a message without Content-Length")
+                return length
+            name, _, value = line.decode("ascii", errors="replace").partition(":")
+            if name.strip().lower() == "content-length":
+                text = value.strip()
+                if not text.isdigit() or int(text) > MAX_MESSAGE_BYTES:
+                    raise _ProtocolBroken(f"Content-Length {text[:20]!r} is not a size up to {MAX_MESSAGE_BYTES} bytes")
+                length = int(text)
+        raise _ProtocolBroken("too many header lines")

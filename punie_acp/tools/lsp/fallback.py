@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 
 from punie_acp.core.context import ToolContext
+from punie_acp.tools.lsp.positions import word_at
 from punie_acp.workspace.root import PathRefused
 from punie_acp.workspace.safeio import read_bytes
 
@@ -20,6 +21,15 @@ MAX_FILES = 5000
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HITS = 30
 _SERVER_PROBLEMS = ("not installed", "not found", "stopped twice", "refused", "could not be started", "shut down")
+
+
+async def _word(deps: ToolContext, path: str, line: int, column: int) -> str:
+    try:
+        target = deps.workspace.resolve(path)
+        data = await anyio.to_thread.run_sync(read_bytes, deps.workspace.root, target, MAX_FILE_BYTES)
+    except (OSError, PathRefused):
+        return ""
+    return word_at(data.decode("utf-8", errors="replace"), line, max(column, 1))
 
 
 def _pattern(what: str, name: str) -> re.Pattern[str]:
@@ -46,8 +56,12 @@ def _search(root: Path, files: list[str], pattern: re.Pattern[str]) -> list[str]
     return hits
 
 
-async def answer(deps: ToolContext, what: str, path: str, symbol: str, why: str) -> str | None:
+async def answer(
+    deps: ToolContext, what: str, path: str, symbol: str, why: str, line: int = 0, column: int = 0
+) -> str | None:
     """grep's answer, said to be one; None when a fallback would not be honest (or the failure is the caller's)."""
+    if not symbol and path and line > 0 and any(problem in why for problem in _SERVER_PROBLEMS):
+        symbol = await _word(deps, path, line, column)
     name = symbol.rsplit(".", 1)[-1].strip()
     if not any(problem in why for problem in _SERVER_PROBLEMS) or not re.fullmatch(r"\w{1,200}", name):
         return None

@@ -71,6 +71,15 @@ def find_symbol(text: str, symbol: str, occurrence: int = 1) -> Position:
     return hits[min(len(hits), max(1, occurrence)) - 1][1]
 
 
+def word_at(text: str, line: int, column: int) -> str:
+    """The name at a 1-based line and column ('' when there is none)."""
+    current = line_of(text, line - 1)
+    for match in re.finditer(r"\w+", current):
+        if match.start() < column <= match.end() + 1:
+            return match.group()
+    return ""
+
+
 def path_to_uri(path: Path) -> str:
     return "file://" + quote(path.as_posix(), safe="/")
 

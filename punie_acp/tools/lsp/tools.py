@@ -51,7 +51,7 @@ async def _locations(
     try:
         result = await _at(ctx, path, line, column, symbol, method)
     except ToolFailed as exc:
-        fallen = await fallback.answer(ctx.deps, what, path, symbol, str(exc))
+        fallen = await fallback.answer(ctx.deps, what, path, symbol, str(exc), line, column)
         if fallen is None:
             raise
         return fallen
@@ -99,7 +99,7 @@ async def find_references(
 
         result = await ask(deps, server, target, lsp.TEXT_DOCUMENT_REFERENCES, params)
     except ToolFailed as exc:
-        fallen = await fallback.answer(deps, "references", path, symbol, str(exc))
+        fallen = await fallback.answer(deps, "references", path, symbol, str(exc), line, column)
         if fallen is None:
             raise
         return fallen
