@@ -6,17 +6,19 @@ links), and a server's answers must not take punie down, hang a call, or open a 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import acp
+import anyio
 import pytest
 
 from tests.codeintel.project import make_project, outputs
 from tests.e2e.scripts import write_script
 from tests.security.hostile import SECRET, Outside, assert_contained, calls, run_attack
-from tests.support.acp_client import RecordingClient, punie_server, start_session
+from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
 
 pytestmark = pytest.mark.anyio
 FAKE = Path(__file__).parents[1] / "codeintel" / "fake_server.py"
@@ -116,3 +118,37 @@ async def test_a_project_venv_ty_is_never_the_server(tmp_path: Path) -> None:
     result = await run_attack(root, steps, tmp_path / "log", args=["--project-tools"], env=env)
     assert_contained(result, outside)
     assert "pkg/shapes.py:17:" in outputs(result.finals())[0]
+
+
+async def test_a_link_out_of_the_root_appearing_later_stops_ty(tmp_path: Path) -> None:
+    outside = Outside(tmp_path / "outside")
+    _secret_module(outside)
+    root = make_project(tmp_path)
+    (root / "probe.py").write_text("import secretmod\n\nprint(secretmod.VALUE)\n")
+    ask: dict[str, Any] = {"call": "hover", "args": {"path": "probe.py", "line": 3, "column": 17}}
+    responses: list[list[dict[str, Any]]] = []
+    for _ in range(40):
+        responses += [[ask], [{"say": "ok"}]]
+    client = RecordingClient()
+    model = write_script(tmp_path, responses)
+    async with punie_server(client, model, tmp_path / "log") as (conn, _proc):
+        session_id = await start_session(conn, client, root)
+        await conn.prompt(session_id=session_id, prompt=text_prompt("what is it?"))
+        (root / "secretmod.py").symlink_to(outside.base / "secretmod.py")  # e.g. a `git checkout`
+        answers: list[str] = []
+        with anyio.fail_after(60):  # a failure guard: the watcher's batch arrives within a second or so
+            for _ in range(39):
+                await conn.prompt(session_id=session_id, prompt=text_prompt("and now?"))
+                answers.append(outputs(_finals(client, session_id))[-1])
+                if "link leading outside" in answers[-1]:
+                    break
+    assert "secretmod.py is a link leading outside the project root" in answers[-1], answers
+    assert SECRET not in json.dumps([u.model_dump(mode="json") for u in client.updates[session_id]])
+
+
+def _finals(client: RecordingClient, session_id: str) -> list[Any]:
+    return [
+        e
+        for e in client.tool_events(session_id)
+        if e.session_update == "tool_call_update" and e.status in ("completed", "failed")
+    ]

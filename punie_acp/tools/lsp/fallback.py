@@ -20,7 +20,9 @@ from punie_acp.workspace.safeio import read_bytes
 MAX_FILES = 5000
 MAX_FILE_BYTES = 1024 * 1024
 MAX_HITS = 30
-_SERVER_PROBLEMS = ("not installed", "not found", "stopped twice", "refused", "could not be started", "shut down")
+_SERVER_PROBLEMS = (
+    "not installed", "not found", "stopped twice", "refused", "could not be started", "shut down", "server stopped:",
+)  # fmt: skip
 
 
 async def _word(deps: ToolContext, path: str, line: int, column: int) -> str:

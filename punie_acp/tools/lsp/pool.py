@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import anyio
@@ -51,9 +52,15 @@ def _follow(root: Path) -> None:
         kind, payload = message
         if kind != "changes" or not isinstance(payload, set):
             return
-        changes = [(Path(p), _FILE_CHANGE.get(c, 2)) for c, p in payload if isinstance(p, str)]
+        changes = [(Path(p), _FILE_CHANGE.get(c, 2)) for c, p in payload if isinstance(p, str)][:1000]
+        leaving = _link_leaving(root, [path for path, kind in changes if kind != 3])
         for server in running(root):
-            server.files_changed(changes[:1000])
+            if leaving is not None and server.spec.is_ty:
+                server.refuse(
+                    f"ty server stopped: {leaving} is a link leading outside the project root, which ty would"
+                    " follow; remove the link (grep still works)"
+                )
+            server.files_changed(changes)
 
     try:
         stop = watch.subscribe(root, deliver, debounce_ms=400, step_ms=50, keep=_Interesting(root))
@@ -61,6 +68,16 @@ def _follow(root: Path) -> None:
         log.info("cannot watch %s for the language servers", root, exc_info=True)
         stop = None
     _unsubscribe[root] = stop
+
+
+def _link_leaving(root: Path, paths: list[Path]) -> str | None:
+    """The first new link among `paths` that leads outside `root` (ty would follow it), as shown to people."""
+    for path in paths:
+        if os.path.islink(path):
+            real = Path(os.path.realpath(path))
+            if real != root and root not in real.parents:
+                return str(path.relative_to(root)) if root in path.parents else str(path)
+    return None
 
 
 def _session_closed(session_id: str, root: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import anyio
 from lsprotocol import types as lsp
 
+from punie_acp.tools.checker_scope import TooManyFiles, escaping_links
 from punie_acp.tools.lsp.connection import Connection, RequestFailed, ServerGone
 from punie_acp.tools.lsp.positions import path_to_uri
 from punie_acp.tools.lsp.servers import Launch, ServerSpec, ServerUnavailable, language_id, prepare_launch
@@ -33,6 +34,9 @@ START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = float(os.environ.get("PUNIE_LSP_REQUEST_TIMEOUT", "20") or 20)
 MAX_PUBLISHED_FILES = 500
 MAX_DIAGNOSTICS_PER_FILE = 200
+
+
+_background: set[asyncio.Task[None]] = set()  # closing connections, kept referenced until done
 
 
 class CodeIntelError(Exception):
@@ -190,6 +194,17 @@ class LanguageServer:
         self.published[uri] = (version if isinstance(version, int) else None, items[:MAX_DIAGNOSTICS_PER_FILE])
         self._published_event.set()
 
+    def refuse(self, why: str) -> None:
+        """Stop serving for good (e.g. a link out of the root appeared): later calls fail with `why`."""
+        if self.failure is None:
+            log.warning("%s for %s: %s", self.spec.name, self.root, why)
+            self.failure = why
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                task = asyncio.get_running_loop().create_task(conn.aclose(polite=False))
+                _background.add(task)
+                task.add_done_callback(_background.discard)
+
     async def aclose(self) -> None:
         self._closed = True
         self.failure = self.failure or f"{self.spec.name} was shut down"
@@ -275,6 +290,7 @@ class LanguageServer:
     async def request(self, method: str, params: Any, timeout: float = REQUEST_TIMEOUT) -> Any:  # noqa: ASYNC109
         """The raw result; a crash mid-request restarts the server once (the caller re-syncs and asks again)."""
         conn = await self.connection()
+        await self._still_confined()
         try:
             return await conn.request(method, params, timeout)
         except TimeoutError:
@@ -284,6 +300,27 @@ class LanguageServer:
         except (ServerGone, BrokenPipeError) as exc:
             self._crashed(str(exc))
             raise Restarted(str(exc)) from None
+
+    async def _still_confined(self) -> None:
+        """ty follows links when resolving imports: before each answer, none may lead out of the root.
+
+        The watcher reports a new link too, but only after its debounce; this scan (milliseconds: it
+        skips what no import reaches) closes that window. Other servers are the user's choice.
+        """
+        if not self.spec.is_ty:
+            return
+        try:
+            links = await anyio.to_thread.run_sync(escaping_links, self.root, self.root)
+        except TooManyFiles as exc:
+            self.refuse(f"ty server stopped: {exc}")
+            raise CodeIntelError(str(self.failure)) from None
+        if links:
+            shown = ", ".join(str(link.relative_to(self.root)) for link in links[:3] if self.root in link.parents)
+            self.refuse(
+                f"ty server stopped: {shown or links[0]} is a link leading outside the project root, which ty would"
+                " follow; remove the link (grep still works)"
+            )
+            raise CodeIntelError(str(self.failure))
 
     def supports(self, capability: str) -> bool:
         value = self.capabilities.get(capability)
