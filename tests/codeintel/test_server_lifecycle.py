@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -11,19 +15,25 @@ import pytest
 from punie_acp.core import lifecycle
 from punie_acp.tools.lsp import pool
 from punie_acp.tools.lsp.server import LanguageServer
-from punie_acp.tools.lsp.servers import spec_for
+from punie_acp.tools.lsp.servers import ServerSpec, spec_for
 
 pytestmark = pytest.mark.anyio
 FAKE = Path(__file__).with_name("fake_server.py")
 
 
-def _silent(tmp_path: Path) -> tuple[LanguageServer, Path, Path]:
+def _silent_spec(tmp_path: Path) -> tuple[ServerSpec, Path, Path]:
+    """A server that never answers: its spec, a root, and where it logs what it received."""
     root = (tmp_path / "root").resolve()
     root.mkdir()
     state = tmp_path / "state"
     state.mkdir()
     spec = spec_for(root / "a.py", f".py={sys.executable} {FAKE} silent {state}")
     assert spec is not None
+    return spec, root, state
+
+
+def _silent(tmp_path: Path) -> tuple[LanguageServer, Path, Path]:
+    spec, root, state = _silent_spec(tmp_path)
     return LanguageServer(spec, root), root, state
 
 
@@ -59,3 +69,39 @@ async def test_closing_the_last_session_of_a_root_shuts_its_server_down(tmp_path
     await _wait_for(state / "methods", "shutdown")
     assert pool.running(root) == []
     await pool.shutdown_all()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) counts as gone.
+    with contextlib.suppress(OSError):
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    return True
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # its transport dies with its loop
+def test_a_server_left_by_an_ended_event_loop_is_stopped_on_the_next_use(tmp_path: Path) -> None:
+    spec, root, _state = _silent_spec(tmp_path)
+
+    async def first() -> int:
+        conn = await pool.server_for(root, spec, "s1").connection()
+        assert conn._supervised is not None
+        return conn._supervised.command_pid
+
+    async def second() -> None:
+        other = (tmp_path / "other").resolve()
+        other.mkdir()
+        pool.server_for(other, spec, "s2")  # any use sweeps what ended loops left behind
+        assert pool.running(root) == []
+        await pool.shutdown_all()
+
+    pid = asyncio.run(first())
+    assert _alive(pid)
+    asyncio.run(second())
+    deadline = time.monotonic() + 30  # a failure guard, not a timing assertion
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)

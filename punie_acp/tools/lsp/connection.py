@@ -215,6 +215,15 @@ class Connection:
         if self._supervised is not None:
             self._supervised.stop()
 
+    def kill(self) -> None:
+        """Synchronously: the supervisor stops the server (for a connection whose event loop has ended)."""
+        self.closed.set()
+        if self._writer is not None:
+            self._writer.close()
+        supervised, self._supervised = self._supervised, None
+        if supervised is not None:
+            supervised.forget()  # closes the control pipe: the supervisor kills everything, then exits
+
     async def aclose(self, polite: bool = True) -> None:
         """`shutdown` + `exit` when it still listens (briefly), then stop it and everything it started."""
         if polite and self.alive:

@@ -31,6 +31,7 @@ _FILE_CHANGE = {Change.added: 1, Change.modified: 2, Change.deleted: 3}
 
 
 def server_for(root: Path, spec: ServerSpec, session_id: str) -> LanguageServer:
+    _forget_orphans()
     _sessions.setdefault(root, set()).add(session_id)
     server = _servers.get((root, spec.key))
     if server is None:
@@ -38,6 +39,22 @@ def server_for(root: Path, spec: ServerSpec, session_id: str) -> LanguageServer:
         _follow(root)
     server.start_soon()
     return server
+
+
+def _forget_orphans() -> None:
+    """Servers started on an event loop that has ended (one `asyncio.run` after another: tests, `punie ask`).
+
+    Nothing can talk to them any more: their supervisors are told to stop them, synchronously.
+    """
+    for key, server in list(_servers.items()):
+        if server.orphaned():
+            del _servers[key]
+            server.kill()
+    for root in [r for r in _unsubscribe if not any(k[0] == r for k in _servers)]:
+        stop = _unsubscribe.pop(root)
+        if callable(stop):
+            stop()
+        _sessions.pop(root, None)
 
 
 def running(root: Path) -> list[LanguageServer]:

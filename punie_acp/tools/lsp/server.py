@@ -86,6 +86,7 @@ class LanguageServer:
         self._crashes = 0
         self._closed = False
         self.failure: str | None = None  # set once it cannot serve any more (not installed, crashed twice)
+        self._loop = asyncio.get_running_loop()
 
     # Lifecycle ------------------------------------------------------------------------
 
@@ -193,6 +194,18 @@ class LanguageServer:
             return  # a flood of files: keep what we have
         self.published[uri] = (version if isinstance(version, int) else None, items[:MAX_DIAGNOSTICS_PER_FILE])
         self._published_event.set()
+
+    def orphaned(self) -> bool:
+        return self._loop.is_closed()
+
+    def kill(self) -> None:
+        """Stop the process now without talking to it (its event loop is gone)."""
+        self._closed = True
+        self.failure = self.failure or f"{self.spec.name} was shut down"
+        if self._conn is not None:
+            self._conn.kill()
+        if self._launch is not None and self._launch.scratch is not None:
+            shutil.rmtree(self._launch.scratch, ignore_errors=True)
 
     def refuse(self, why: str) -> None:
         """Stop serving for good (e.g. a link out of the root appeared): later calls fail with `why`."""
