@@ -153,17 +153,32 @@ def as_list(result: Any) -> list[Any]:
     return result if isinstance(result, list) else [result]
 
 
-def show_locations(deps: ToolContext, result: Any) -> Shown:
-    """Location | Location[] | LocationLink[] as lines (at most MAX_RESULTS)."""
-    shown = Shown()
+Entry = tuple[Any, Any, str]  # a result's uri, its start position, a note after the position
+
+
+def location_entries(result: Any) -> list[Entry]:
+    """Location | Location[] | LocationLink[] as entries (at most MAX_RESULTS)."""
+    entries: list[Entry] = []
     for item in as_list(result)[:MAX_RESULTS]:
         if not isinstance(item, dict):
             continue
         if "targetUri" in item:
-            shown.add(deps, item.get("targetUri"), start_of(item, "targetSelectionRange", "targetRange"))
+            entries.append((item.get("targetUri"), start_of(item, "targetSelectionRange", "targetRange"), ""))
         else:
-            shown.add(deps, item.get("uri"), start_of(item, "range"))
+            entries.append((item.get("uri"), start_of(item, "range"), ""))
+    return entries
+
+
+def _build(deps: ToolContext, entries: list[Entry]) -> Shown:
+    shown = Shown()
+    for uri, start, note in entries[:MAX_RESULTS]:
+        shown.add(deps, uri, start, note)
     return shown
+
+
+async def show(deps: ToolContext, entries: list[Entry]) -> Shown:
+    """Lines and locations for `entries`; resolving and reading the files happens in a worker thread."""
+    return await anyio.to_thread.run_sync(_build, deps, entries)
 
 
 async def report(deps: ToolContext, call_id: str | None, shown: Shown) -> None:

@@ -165,6 +165,12 @@ class Connection:
                 await anyio.lowlevel.checkpoint()  # a flood of messages must not starve the loop
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+        except asyncio.CancelledError:
+            # Stopped (aclose) or the event loop is ending (asyncio.run cancels what is left): stop the
+            # server and close its process while the loop still runs.
+            self._close(f"{self.name} was stopped")
+            await self._release()
+            raise
         except _ProtocolBroken as exc:
             why = f"{self.name} broke the protocol ({exc})"
             log.warning("%s; stopping it", why)
@@ -173,6 +179,7 @@ class Connection:
             why = f"{self.name} could not be read"
         finally:
             self._close(why)
+        await self._release()  # it exited or broke the protocol: reap it now, not at garbage collection
 
     def _dispatch(self, body: bytes) -> None:
         try:
@@ -233,6 +240,12 @@ class Connection:
             except Exception:
                 pass
         self._close(f"{self.name} was stopped")
+        await self._release()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def _release(self) -> None:
+        """Wait until the supervisor has stopped everything, and close the process (once)."""
         supervised, self._supervised = self._supervised, None
         if supervised is not None:
             with anyio.CancelScope(shield=True):
@@ -240,8 +253,6 @@ class Connection:
                 supervised.forget()
                 with anyio.move_on_after(KILL_GRACE + 1):
                     await supervised.proc.aclose()
-        if self._reader is not None:
-            self._reader.cancel()
 
 
 class _ProtocolBroken(Exception):

@@ -20,15 +20,16 @@ from punie_acp.tools.files import resolve_or_fail
 from punie_acp.tools.lsp import fallback
 from punie_acp.tools.lsp.ask import (
     MAX_RESULTS,
-    Shown,
+    Entry,
     as_list,
     ask,
     file_text,
     listing,
+    location_entries,
     position_in,
     report,
     server_of,
-    show_locations,
+    show,
     start_of,
     text_document,
 )
@@ -55,7 +56,7 @@ async def _locations(
         if fallen is None:
             raise
         return fallen
-    shown = show_locations(ctx.deps, result)
+    shown = await show(ctx.deps, location_entries(result))
     await report(ctx.deps, ctx.tool_call_id, shown)
     if not shown.lines:
         return f"no {what} found"
@@ -103,7 +104,7 @@ async def find_references(
         if fallen is None:
             raise
         return fallen
-    shown = show_locations(deps, result)
+    shown = await show(deps, location_entries(result))
     await report(deps, ctx.tool_call_id, shown)
     total = len(as_list(result))
     return listing(f"{total} reference(s):", shown.lines, total) if shown.lines else "no references found"
@@ -121,7 +122,7 @@ async def goto_implementation(
         symbol: A name in the file, instead of line/column.
     """
     result = await _at(ctx, path, line, column, symbol, lsp.TEXT_DOCUMENT_IMPLEMENTATION)
-    shown = show_locations(ctx.deps, result)
+    shown = await show(ctx.deps, location_entries(result))
     await report(ctx.deps, ctx.tool_call_id, shown)
     total = len(as_list(result))
     return listing(f"{total} implementation(s):", shown.lines, total) if shown.lines else "no implementations found"
@@ -159,7 +160,7 @@ def _kind(kind: Any) -> str:
     return lsp.SymbolKind(kind).name.lower() if known else "symbol"
 
 
-def _symbol_lines(deps: ToolContext, items: list[Any], depth: int, out: list[str], shown: Shown) -> None:
+def _symbol_lines(items: list[Any], depth: int, out: list[str]) -> None:
     for item in items:
         if len(out) >= 300 or not isinstance(item, dict):
             return
@@ -172,7 +173,7 @@ def _symbol_lines(deps: ToolContext, items: list[Any], depth: int, out: list[str
         out.append(f"{'  ' * depth}{label} {name}{at}")
         children = item.get("children")
         if isinstance(children, list) and depth < 8:
-            _symbol_lines(deps, children, depth + 1, out, shown)
+            _symbol_lines(children, depth + 1, out)
 
 
 async def document_symbols(ctx: RunContext[ToolContext], path: str) -> str:
@@ -188,7 +189,7 @@ async def document_symbols(ctx: RunContext[ToolContext], path: str) -> str:
         deps, server, target, lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL, lambda: {"textDocument": {"uri": path_to_uri(target)}}
     )
     out: list[str] = []
-    _symbol_lines(deps, as_list(result), 0, out, Shown())
+    _symbol_lines(as_list(result), 0, out)
     return listing(f"symbols in {deps.workspace.relative(target)}:", out, len(out)) if out else "no symbols found"
 
 
@@ -208,13 +209,13 @@ async def workspace_symbols(ctx: RunContext[ToolContext], query: str) -> str:
         if fallen is None:
             raise ToolFailed(str(exc)) from None
         return fallen
-    shown = Shown()
+    entries: list[Entry] = []
     for item in as_list(result)[:MAX_RESULTS]:
         if isinstance(item, dict) and isinstance(item.get("location"), dict):
             location = item["location"]
-            kind = item.get("kind")
-            label = _kind(kind)
-            shown.add(deps, location.get("uri"), start_of(location, "range"), f" {label} {str(item.get('name'))[:120]}")
+            note = f" {_kind(item.get('kind'))} {str(item.get('name'))[:120]}"
+            entries.append((location.get("uri"), start_of(location, "range"), note))
+    shown = await show(deps, entries)
     await report(deps, ctx.tool_call_id, shown)
     total = len(as_list(result))
     return listing(f"{total} symbol(s) matching {query!r}:", shown.lines, total) if shown.lines else "no symbols found"
@@ -245,13 +246,14 @@ async def call_hierarchy(
     server = server_of(deps, target)
     method = lsp.CALL_HIERARCHY_INCOMING_CALLS if direction == "incoming" else lsp.CALL_HIERARCHY_OUTGOING_CALLS
     calls = as_list(await ask(deps, server, target, method, lambda: {"item": items[0]}))
-    shown = Shown()
+    entries: list[Entry] = []
     for call in calls[:MAX_RESULTS]:
         other = call.get("from" if direction == "incoming" else "to") if isinstance(call, dict) else None
         if isinstance(other, dict):
-            shown.add(
-                deps, other.get("uri"), start_of(other, "selectionRange", "range"), f" {str(other.get('name'))[:120]}"
+            entries.append(
+                (other.get("uri"), start_of(other, "selectionRange", "range"), f" {str(other.get('name'))[:120]}")
             )
+    shown = await show(deps, entries)
     await report(deps, ctx.tool_call_id, shown)
     name = str(items[0].get("name", "it"))[:120]
     head = f"{len(calls)} caller(s) of {name}:" if direction == "incoming" else f"{name} calls {len(calls)}:"
