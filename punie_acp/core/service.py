@@ -28,7 +28,7 @@ import anyio
 import anyio.lowlevel
 
 from punie_acp.config import Settings, generation_settings
-from punie_acp.core import commands, compaction
+from punie_acp.core import commands, compaction, lifecycle
 from punie_acp.core.config_options import (
     MODE,
     MODEL,
@@ -124,6 +124,7 @@ class CoreService:
         for done in list(self._closing):
             with anyio.move_on_after(10):
                 await done.wait()
+        await lifecycle.shutdown()  # language servers: shutdown/exit, then stopped
         for backend in self.catalog.built():
             await backend.aclose()
 
@@ -133,6 +134,7 @@ class CoreService:
         self._choices.pop(session.id, None)
         self._used.pop(session.id, None)
         self._close_mcp(session.id)
+        lifecycle.session_closed(session.id, session.root)  # its project's language servers may stop
 
     def _close_mcp(self, session_id: str) -> None:
         mcp = self._mcp.pop(session_id, None)

@@ -149,6 +149,13 @@ class Settings:
     project_tools: bool = _setting(
         False, Switch(), "run the project's own ruff/ty from its .venv (that is running project code)", "session"
     )
+    language_servers: str | None = _setting(
+        None,
+        Text(),
+        "language servers for code intelligence beyond punie's own ty, by file extension: "
+        "'.rs=rust-analyzer; .ts,.tsx=typescript-language-server --stdio' (a program punie starts: user-level only)",
+        "session",
+    )
     log_file: str = _setting(lambda: str(default_log_path()), Text(), "log file", "logging")
     log_level: str = _setting("INFO", Choice(LOG_LEVELS, fold_case=True), "log level of the log file", "logging")
     # Names set by a flag or an environment variable: a project's table never overrides them.

@@ -115,24 +115,28 @@ async def start_supervised(
     grace: float,
     stdout: int,
     stderr: int,
+    stdin: int | None = None,
 ) -> Supervised:
     """Start `argv` in `cwd` under a supervisor. Raises OSError when the command cannot be started.
+
+    `stdin`: a pipe's read end for the command's stdin (else it gets an empty one); the caller closes its copy.
 
     Call from a shielded scope: once started, the caller owns the result and must `forget` it.
     """
     status_read, status_write = os.pipe()
     control_read, control_write = os.pipe()
     supervisor = [sys.executable, "-I", "-S", str(SUPERVISOR), str(status_write), str(os.getpid()), repr(grace)]
+    given = ["--stdin-fd", str(stdin)] if stdin is not None else []
     try:
         proc = await anyio.open_process(
-            [*supervisor, str(cwd), "--", *argv],
+            [*supervisor, str(cwd), *given, "--", *argv],
             cwd="/",  # the supervisor runs nowhere near the project; only the command does
             env=dict(env) if env is not None else None,
             stdin=control_read,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
-            pass_fds=(status_write,),
+            pass_fds=(status_write,) if stdin is None else (status_write, stdin),
         )
     except BaseException:
         os.close(control_write)

@@ -24,6 +24,7 @@ from punie_acp.core.events import DiffContent, Location
 from punie_acp.core.host import PermissionRequest
 from punie_acp.core.tooling import AgentTool, path_location
 from punie_acp.tools.errors import editor_read, editor_write, fails_softly, resolve_or_fail
+from punie_acp.tools.lsp.hook import introduced_by_edit
 from punie_acp.workspace.root import PathRefused
 from punie_acp.workspace.safeio import looks_binary, make_parents, read_bytes, write_atomic
 
@@ -106,9 +107,10 @@ async def write_file(ctx: RunContext[ToolContext], path: str, content: str) -> s
     if old == content:
         return f"{rel} already has exactly this content; nothing written"
     await _apply(ctx, {"path": path, "content": content}, target, old, content, 1)
+    problems = await introduced_by_edit(deps, target, old, content)  # what the language server now reports
     if old is None:
-        return f"Created {rel} ({_lines(content)} lines)"
-    return f"Replaced the content of {rel} ({_lines(old)} lines before, {_lines(content)} now)"
+        return f"Created {rel} ({_lines(content)} lines){problems}"
+    return f"Replaced the content of {rel} ({_lines(old)} lines before, {_lines(content)} now){problems}"
 
 
 def _find_unique(text: str, old: str, rel: str) -> int:
@@ -163,7 +165,8 @@ async def edit_file(ctx: RunContext[ToolContext], path: str, old_text: str, new_
     updated = current[:at] + new_text + current[at + len(old_text) :]
     line = current[:at].count("\n") + 1
     await _apply(ctx, args, target, current, updated, line)
-    return f"Edited {rel} at line {line}: {_lines(old_text)} line(s) replaced by {_lines(new_text)}"
+    problems = await introduced_by_edit(deps, target, current, updated)  # what the language server now reports
+    return f"Edited {rel} at line {line}: {_lines(old_text)} line(s) replaced by {_lines(new_text)}{problems}"
 
 
 def _title(verb: str) -> Any:

@@ -1,7 +1,7 @@
 """Run one command so that nothing it starts outlives it, the tool call, or the server.
 
-`process.py` starts this file as `python -I -S supervisor.py STATUS_FD SERVER_PID GRACE CWD -- ARGV…` in a
-new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
+`process.py` starts this file as `python -I -S supervisor.py STATUS_FD SERVER_PID GRACE CWD [--stdin-fd FD] -- ARGV…`
+in a new session. Its stdin is a pipe whose write end only the server holds: the supervisor takes EOF
 there as "stop now", which is what the server sends on a timeout or a cancel (it closes its end)
 and what the kernel sends when the server dies in any way, SIGKILL included (it closes every fd
 of a dead process). The rules:
@@ -205,15 +205,15 @@ def _exit_like(status: int | None) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _child(command: list[str], cwd: str, go: int, errors: int) -> None:
+def _child(command: list[str], cwd: str, go: int, errors: int, stdin_fd: int | None) -> None:
     """In the forked child: wait until the server knows our pid, then become the command."""
     try:
         if not os.read(go, 1):
             os._exit(127)  # the supervisor is gone: run nothing
         os.setsid()  # its own session and process group
         os.chdir(cwd)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)  # empty stdin (and no control pipe); stdout and stderr are ours
+        source = stdin_fd if stdin_fd is not None else os.open(os.devnull, os.O_RDONLY)
+        os.dup2(source, 0)  # the given pipe or an empty stdin (never the control pipe); stdout and stderr are ours
         os.closerange(3, errors)
         os.closerange(errors + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec would keep that
@@ -225,7 +225,7 @@ def _child(command: list[str], cwd: str, go: int, errors: int) -> None:
     os._exit(127)
 
 
-def start_command(command: list[str], cwd: str, status_fd: int) -> int:
+def start_command(command: list[str], cwd: str, status_fd: int, stdin_fd: int | None = None) -> int:
     """Fork and exec the command; its pid goes to the server before it runs a single instruction.
 
     (A command quick enough could otherwise kill us before we said which process it is.)
@@ -235,7 +235,9 @@ def start_command(command: list[str], cwd: str, status_fd: int) -> int:
     errors_read, errors_write = os.pipe()  # close-on-exec: EOF here means the exec worked
     pid = os.fork()
     if pid == 0:
-        _child(command, cwd, go_read, errors_write)
+        _child(command, cwd, go_read, errors_write, stdin_fd)
+    if stdin_fd is not None:
+        os.close(stdin_fd)  # the command's now; holding it would hide its end of the pipe
     os.close(go_read)
     os.close(errors_write)
     _report(status_fd, f"pid\t{pid}")
@@ -255,7 +257,11 @@ def start_command(command: list[str], cwd: str, status_fd: int) -> int:
 
 def main(argv: list[str]) -> None:
     status_fd, server_pid, grace, cwd = int(argv[1]), int(argv[2]), float(argv[3]), argv[4]
-    command = argv[6:]  # argv[5] is "--"
+    stdin_fd = None
+    rest = argv[5:]
+    if rest[0] == "--stdin-fd":  # a long-lived command (a language server) talks over this pipe
+        stdin_fd, rest = int(rest[1]), rest[2:]
+    command = rest[1:]  # rest[0] is "--"
     stop_requested: list[int] = []
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)
@@ -265,7 +271,7 @@ def main(argv: list[str]) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda n, _f: stop_requested.append(n))
     supervisor = Supervisor(grace, harden(server_pid))
-    pid = start_command(command, cwd, status_fd)
+    pid = start_command(command, cwd, status_fd, stdin_fd)
     supervisor.command_pid = pid
     control_open = True
     while True:

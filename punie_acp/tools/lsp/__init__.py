@@ -1,0 +1,1 @@
+"""Code intelligence through a real language server (pygls client, lsprotocol types; `ty server` by default)."""
