@@ -8,6 +8,7 @@ stray SQLite file at the configured path is refused rather than written into.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,6 +59,8 @@ def open_store_file(path: Path, *, upto: int = CURRENT) -> sqlite3.Connection:
     """Open (creating or migrating) the store at `path`; raises `StoreUnavailable` with what to do."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Transcripts quote the user's code: the file (and its -wal/-shm, which copy its mode) is private.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     except (OSError, sqlite3.Error) as exc:
         raise StoreUnavailable(f"the session store {path} cannot be opened: {exc}; {_ADVICE}") from None
@@ -89,9 +92,9 @@ def _prepare(conn: sqlite3.Connection, path: Path, upto: int) -> None:
         )
     try:
         if version > 0:
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            check = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
             if check != "ok":
-                raise _damaged(path, check)
+                raise _damaged(path, check.splitlines()[0][:200])
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: a killed process loses nothing committed
@@ -122,6 +125,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int, upto: int) -> N
 
 
 def _damaged(path: Path, cause: object) -> StoreUnavailable:
+    cause = " ".join(str(cause).split())[:200]
     return StoreUnavailable(
         f"the session store {path} is damaged ({cause}); it was left as it is: move it aside "
         f"(mv {path} {path}.broken) to start a new one, or {_ADVICE}"
