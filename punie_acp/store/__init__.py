@@ -31,12 +31,13 @@ __all__ = [
 
 def open_store(setting: str) -> SessionStore:
     """The store a `session_store` setting names: a SQLite file, or 'none' for memory only."""
-    from pathlib import Path
+    from punie_acp.store.layout import store_path
 
-    if setting.strip().lower() == "none":
+    path = store_path(setting)
+    if path is None:
         from punie_acp.store.memory import MemoryStore
 
         return MemoryStore()
     from punie_acp.store.sqlite import SqliteStore
 
-    return SqliteStore(Path(setting).expanduser())
+    return SqliteStore(path)

@@ -26,6 +26,7 @@ from punie_acp.core.events import TextDelta, ThoughtDelta
 from punie_acp.store.codec import decode, encode
 from punie_acp.store.cursor import make_cursor, read_cursor
 from punie_acp.store.formats import open_store_file, stamp
+from punie_acp.store.layout import caches_beside, discard_caches
 from punie_acp.store.protocol import PAGE_SIZE, Choice, Page, SessionRecord, StoredItem, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,9 @@ class SqliteStore:
     async def delete(self, session_id: str) -> bool:
         def run(c: sqlite3.Connection) -> bool:
             with c:  # one transaction: the items and history go with the session (foreign keys cascade)
-                return c.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
+                deleted = c.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
+            discard_caches(caches_beside(self.path), session_id)  # its saved KV caches too
+            return deleted
 
         return bool(await self._read(run))
 
