@@ -48,22 +48,6 @@ SMALL = ModelShape(hidden_size=512, num_hidden_layers=4, intermediate_size=1536,
 # Visible text from the first token on, in a loop (the reply is cut by max_tokens).
 REPLY = Script(tuple(f" w{i}" for i in range(40)), loop=True)
 WORDS = ("the", "file", "read", "write", "path", "project", "test", "function", "class", "return", "value")
-    "the",
-    "file",
-    "read",
-    "write",
-    "path",
-    "project",
-    "test",
-    "function",
-    "class",
-    "return",
-    "value",
-    "error",
-    "result",
-    "user",
-    "model",
-]
 LATER = ("Summarise what you found.", "Which function is the slowest?")
 NEXT = "Now fix the slowest one."
 
@@ -110,9 +94,11 @@ async def build_session(model: Path, db: Path, kv: Path, project: Path, tokens: 
     return session.id, size
 
 
-async def reopen(
-    model: Path, db: Path, kv: Path | None, project: Path, session_id: str
-) -> tuple[float, float, JobStats]:
+# session/load seconds, time to first token, the prompt's stats
+Reopened = tuple[float, float, JobStats]
+
+
+async def reopen(model: Path, db: Path, kv: Path | None, project: Path, session_id: str) -> Reopened:
     core, backend = await server_run(model, db, kv)
     started = time.perf_counter()
     await core.load_session(session_id, str(project), lambda _sid: LocalHost())
