@@ -6,6 +6,7 @@ turn, the transcript is the same. Writes are queued (`SessionStore` never blocks
 
 from __future__ import annotations
 
+import json
 import logging
 
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
@@ -14,6 +15,7 @@ from pydantic_core import ValidationError
 from punie_acp.core.events import Event, ToolFinished, ToolStarted, TurnEnded, UsageReported
 from punie_acp.core.session import Session
 from punie_acp.store import Choice, SessionRecord, SessionStore, StoredItem, TitleSet, UserPrompt
+from punie_acp.workspace.text import shown_text
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,12 @@ INTERRUPTED = "not finished: the server stopped before this call ended"
 
 
 def title_of(prompt: str) -> str | None:
-    """The first non-empty line of the first prompt, cut to `TITLE_CHARS`."""
+    """The first non-empty line of the first prompt, cut to `TITLE_CHARS`; control and invisible
+    format characters (a right-to-left override in a session list) are shown escaped."""
     line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "")
     if not line:
         return None
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    return shown_text(line[:TITLE_CHARS], TITLE_CHARS)
 
 
 class SessionKeeper:
@@ -66,7 +69,10 @@ class SessionKeeper:
         self.store.append(session_id, Choice(key, value))
 
     def save_history(self, session: Session) -> None:
-        self.store.save_history(session.id, ModelMessagesTypeAdapter.dump_json(session.history))
+        try:
+            self.store.save_history(session.id, dump_history(session.history))
+        except Exception:  # never fails the turn: the transcript is kept, only the model's memory is not
+            log.exception("session %s: its model history could not be saved", session.id)
 
     async def transcript(self, session_id: str) -> list[StoredItem]:
         """The stored items, with tool calls a killed server left open closed as failed."""
@@ -89,11 +95,21 @@ class SessionKeeper:
         if raw is None:
             return []
         try:
-            return list(ModelMessagesTypeAdapter.validate_json(raw))
-        except ValidationError as exc:
+            return load_history(raw)
+        except (ValidationError, ValueError) as exc:
             # Written by another PydanticAI version: the transcript still replays; the model starts afresh.
             log.warning("session %s: its model history could not be read (%s); continuing without it", session_id, exc)
             return []
+
+
+def dump_history(history: list[ModelMessage]) -> bytes:
+    """PydanticAI's JSON form of the history, as ASCII: a lone surrogate a client sent in a prompt
+    (valid JSON, not valid UTF-8) is kept as an escape instead of failing the save."""
+    return json.dumps(ModelMessagesTypeAdapter.dump_python(history, mode="json"), ensure_ascii=True).encode()
+
+
+def load_history(raw: bytes) -> list[ModelMessage]:
+    return list(ModelMessagesTypeAdapter.validate_python(json.loads(raw)))
 
 
 def _close(open_calls: dict[str, None]) -> list[StoredItem]:

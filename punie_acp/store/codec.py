@@ -35,7 +35,8 @@ from punie_acp.store.protocol import Choice, StoredItem, TitleSet, UserPrompt
 
 def encode(item: StoredItem) -> tuple[str, str]:
     kind, body = _body(item)
-    return kind, json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+    # ASCII with escapes: a lone surrogate (valid in a client's JSON, not in UTF-8) is kept, not refused.
+    return kind, json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str)
 
 
 def decode(kind: str, text: str) -> StoredItem:

@@ -110,6 +110,9 @@ class SqliteStore:
     # -- reads ------------------------------------------------------------------------
 
     async def get(self, session_id: str) -> SessionRecord | None:
+        if not _bindable(session_id):
+            await self.check()
+            return None
         row = await self._read(
             lambda c: c.execute(
                 "SELECT id, cwd, created_at, updated_at, title, choices FROM sessions WHERE id = ?", (session_id,)
@@ -118,6 +121,8 @@ class SqliteStore:
         return None if row is None else _record(row)
 
     async def items(self, session_id: str) -> list[StoredItem]:
+        if not _bindable(session_id):
+            return []
         rows = await self._read(
             lambda c: c.execute(
                 "SELECT kind, body FROM items WHERE session_id = ? ORDER BY seq", (session_id,)
@@ -132,6 +137,8 @@ class SqliteStore:
         return items
 
     async def history(self, session_id: str) -> bytes | None:
+        if not _bindable(session_id):
+            return None
         row = await self._read(
             lambda c: c.execute("SELECT messages FROM histories WHERE session_id = ?", (session_id,)).fetchone()
         )
@@ -140,6 +147,9 @@ class SqliteStore:
     async def page(self, cwd: str | None, cursor: str | None, limit: int = PAGE_SIZE) -> Page:
         limit = max(1, limit)
         after = read_cursor(cursor) if cursor is not None else None
+        if cwd is not None and not _bindable(cwd):
+            await self.check()
+            return Page([])  # no session was ever made in a directory that cannot be named
         where, args = ["1 = 1"], []
         if cwd is not None:
             where.append("cwd = ?")
@@ -158,6 +168,10 @@ class SqliteStore:
         return Page(records, make_cursor(records[-1].updated_at, records[-1].id) if more else None)
 
     async def delete(self, session_id: str) -> bool:
+        if not _bindable(session_id):
+            await self.check()
+            return False
+
         def run(c: sqlite3.Connection) -> bool:
             with c:  # one transaction: the items and history go with the session (foreign keys cascade)
                 deleted = c.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
@@ -228,16 +242,25 @@ class SqliteStore:
         if conn is None:
             log.warning("session store unavailable: %d writes dropped", len(writes))
             return
+        merged = _merged(writes)
         try:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                for op in _merged(writes):
-                    if isinstance(op, _Append):
-                        _insert(conn, op)
-                    else:
-                        op.run(conn)
-        except sqlite3.Error:
-            log.exception("session store %s: %d writes could not be saved", self.path, len(writes))
+            self._apply(conn, merged)
+        except Exception:
+            # One bad write must not cost the others: apply them one by one, dropping only what fails.
+            for op in merged:
+                try:
+                    self._apply(conn, [op])
+                except Exception:
+                    log.exception("session store %s: a write could not be saved", self.path)
+
+    def _apply(self, conn: sqlite3.Connection, ops: list[_Append | _Write]) -> None:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in ops:
+                if isinstance(op, _Append):
+                    _insert(conn, op)
+                else:
+                    op.run(conn)
 
     def _answer(self, conn: sqlite3.Connection | None, op: _Read) -> None:
         result: Any = None
@@ -245,11 +268,20 @@ class SqliteStore:
         if conn is not None:
             try:
                 result = op.run(conn)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # the thread serves on whatever one request did
                 log.exception("session store %s: a read failed", self.path)
                 error = StoreUnavailable(f"the session store {self.path} could not be read: {exc}")
         with contextlib.suppress(RuntimeError):  # that loop has closed
             op.loop.call_soon_threadsafe(_settle, op.future, result, error)
+
+
+def _bindable(text: str) -> bool:
+    """Whether SQLite can take this text (a lone surrogate from a client's JSON cannot be UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _merged(writes: list[_Append | _Write]) -> list[_Append | _Write]:

@@ -188,3 +188,45 @@ async def test_a_huge_history_loads_and_replays(tmp_path: Path, project: Path) -
         await lb.conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[])
         kinds = [u.session_update for u in client.updates[sid]]
         assert kinds.count("user_message_chunk") == 3000 and kinds.count("agent_message_chunk") == 3000
+
+
+async def test_text_sqlite_cannot_take_is_kept_or_refused_but_never_breaks_the_store(
+    tmp_path: Path, project: Path
+) -> None:
+    """Lone surrogates are valid in a client's JSON and invalid in UTF-8 (what SQLite stores)."""
+    db = tmp_path / "s.db"
+    prompt = "\u202eevil title\ud800 and more"
+    async with served(SqliteStore(db), StatelessBackend(HistoryRecordingModel(), "test")) as lb:
+        sid = (await lb.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
+        await lb.conn.prompt(session_id=sid, prompt=text_prompt(prompt))
+        for call in (
+            lb.conn.load_session(cwd=str(project), session_id="\udc80" * 3, mcp_servers=[]),
+            lb.conn.ext_method(DELETE_EXTENSION, {"sessionId": "a\ud800"}),
+        ):
+            with pytest.raises(acp.RequestError) as info:
+                await call
+            assert info.value.code == -32002
+        assert (await lb.conn.list_sessions(cwd="/tmp/\udcff")).sessions == []
+    client = RecordingClient()
+    async with served(SqliteStore(db), StatelessBackend(HistoryRecordingModel(), "test"), client) as lb:
+        [listed] = (await lb.conn.list_sessions()).sessions
+        assert listed.title is not None and "\u202e" not in listed.title and listed.title.startswith("\\u202eevil")
+        await lb.conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[])
+        [user] = [u for u in client.updates[sid] if u.session_update == "user_message_chunk"]
+        assert user.content.text.startswith("\u202eevil title")  # the prompt itself is kept as it was sent
+
+
+async def test_two_loads_of_one_session_at_once_open_it_once(tmp_path: Path, project: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "s.db"
+    async with served(SqliteStore(db), StatelessBackend(HistoryRecordingModel(), "test")) as lb:
+        sid = (await lb.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
+        await lb.conn.prompt(session_id=sid, prompt=text_prompt("hi"))
+    client = RecordingClient()
+    async with served(SqliteStore(db), StatelessBackend(HistoryRecordingModel(), "test"), client) as lb:
+        await asyncio.gather(
+            *(lb.conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[]) for _ in range(5))
+        )
+        assert [s.id for s in lb.core.sessions()] == [sid]
+        assert (await lb.conn.prompt(session_id=sid, prompt=text_prompt("again"))).stop_reason == "end_turn"
