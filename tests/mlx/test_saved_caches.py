@@ -117,3 +117,57 @@ async def test_saved_caches_stay_within_their_bound_least_recently_used_first(
     assert names == ["c", "d"]  # "a" and "b" were least recently used
     discard_caches(kv, "c")
     assert sorted(p.name.split(".")[0] for p in kv.iterdir()) == ["d"]
+
+
+async def test_after_session_load_the_first_prompt_prefills_only_the_new_turn(
+    model_dirs: dict[str, Path], tmp_path: Path, project: Path
+) -> None:
+    """The whole path: the core restores the history from the store, the template renders it again,
+    and the saved cache covers all of it but the new turn."""
+    import shutil
+
+    from punie_acp.core.events import Event
+    from punie_acp.core.host import LocalHost
+    from punie_acp.core.service import CoreService
+    from punie_acp.store.sqlite import SqliteStore
+    from punie_acp.tools.registry import default_tools
+
+    async def ignore(event: Event) -> None:
+        return None
+
+    async def server(db: Path, saved: SavedCaches | None) -> tuple[CoreService, MlxBackend]:
+        backend = MlxBackend(str(model_dirs["acp"]), Settings())
+        backend.engine.saved = saved
+        backend.start_loading()
+        await backend.ensure_ready(_quiet)
+        return CoreService(backend, Settings(log_file=""), default_tools(), store=SqliteStore(db)), backend
+
+    kv = tmp_path / "kv-cache"
+    core, _ = await server(tmp_path / "first.db", SavedCaches(kv, 1 << 30))
+    session = core.open_session(str(project), lambda _sid: LocalHost("allow_once"))
+    assert (await core.run_turn(session.id, "What does hello.py do?", ignore)).stop_reason == "end_turn"
+    await core.aclose()
+
+    counts = {}
+    for name, saved in (("warm", SavedCaches(kv, 1 << 30)), ("cold", None)):
+        db = tmp_path / f"{name}.db"
+        shutil.copyfile(tmp_path / "first.db", db)
+        core, backend = await server(db, saved)
+        await core.load_session(session.id, str(project), lambda _sid: LocalHost("allow_once"))
+        await core.run_turn(session.id, "And then?", ignore)
+        counts[name] = backend.engine.history[0]  # the first request after the restart
+        await core.aclose()
+    warm, cold = counts["warm"], counts["cold"]
+    assert warm.prompt_tokens == cold.prompt_tokens > 100
+    assert cold.cached_tokens == 0 and cold.prefilled_tokens == cold.prompt_tokens
+    assert warm.cached_tokens > 0 and warm.prefilled_tokens == warm.prompt_tokens - warm.cached_tokens
+    # Exactly what a server that never stopped prefills for the same prompt (the template drops the
+    # old turn's reasoning, so the common prefix ends inside that reply, as for any cache).
+    core, backend = await server(tmp_path / "live.db", None)
+    live_session = core.open_session(str(project), lambda _sid: LocalHost("allow_once"))
+    await core.run_turn(live_session.id, "What does hello.py do?", ignore)
+    await core.run_turn(live_session.id, "And then?", ignore)
+    live = next(s for s in backend.engine.history if s.prompt_tokens == warm.prompt_tokens)
+    await core.aclose()
+    assert live.cached_tokens == warm.cached_tokens and live.prefilled_tokens == warm.prefilled_tokens
+    assert warm.prefilled_tokens * 20 < cold.prefilled_tokens
