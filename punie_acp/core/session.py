@@ -127,7 +127,9 @@ class SessionManager:
                 f"session {session_id} was closed to make room (at most {self.max_open} sessions stay open); "
                 "load it again (session/load) or start a new session"
             )
-        raise SessionNotFound(f"unknown session {quoted(session_id)}: it was never opened or is closed")
+        raise SessionNotFound(
+            f"unknown session {quoted(session_id)}: it is not open (a saved session is reopened with session/load)"
+        )
 
     def find(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
