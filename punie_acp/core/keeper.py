@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 
+from pydantic import ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
-from pydantic_core import ValidationError
 
 from punie_acp.core.events import Event, ToolFinished, ToolStarted, TurnEnded, UsageReported
 from punie_acp.core.session import Session

@@ -168,3 +168,19 @@ async def test_writes_do_not_wait_for_the_disk_and_a_burst_of_deltas_is_one_row(
     items = await store.items("s1")
     await store.aclose()
     assert items == [UserPrompt("queued while the writer is busy"), TextDelta("".join(pieces)), ThoughtDelta("ab")]
+
+
+async def test_two_servers_on_one_store_both_keep_their_sessions(tmp_path: Path) -> None:
+    """Two editor windows, two `punie serve`s, one store file: WAL and the busy timeout serialise them."""
+    path = tmp_path / "sessions.db"
+    a, b = SqliteStore(path), SqliteStore(path)
+    a.create(record("from-a"))
+    b.create(record("from-b"))
+    for i in range(300):
+        a.append("from-a", UserPrompt(f"a{i}"))
+        b.append("from-b", UserPrompt(f"b{i}"))
+    await asyncio.gather(a.check(), b.check())
+    assert await a.items("from-b") == [UserPrompt(f"b{i}") for i in range(300)]
+    assert await b.items("from-a") == [UserPrompt(f"a{i}") for i in range(300)]
+    await a.aclose()
+    await b.aclose()
