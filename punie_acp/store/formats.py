@@ -114,6 +114,10 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int, upto: int) -> N
         copy.close()
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another punie may have migrated (or created) it while this one waited for the lock.
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > upto:
+            raise StoreUnavailable(f"the session store {path} was just upgraded by a newer punie; {_ADVICE}")
         for step in MIGRATIONS[version:upto]:
             step(conn)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
