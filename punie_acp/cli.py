@@ -20,6 +20,7 @@ _GROUPS = {
     "generation": "generation (per request; a project's [tool.punie] may set these)",
     "limits": "limits",
     "session": "session policy (a project may set mode, stricter only, and command-timeout)",
+    "sessions": "saved sessions (kept across restarts)",
     "logging": "logging",
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import acp
@@ -19,6 +20,7 @@ from punie_acp.acp import config as panel
 from punie_acp.acp.capabilities import AUTH_METHOD_ID, initialize_result
 from punie_acp.acp.host import AcpEditorHost, capabilities_of
 from punie_acp.acp.prompt import prompt_to_text
+from punie_acp.acp.replay import replay_updates, title_update
 from punie_acp.acp.sender import UpdateSender
 from punie_acp.acp.updates import Update
 from punie_acp.core.errors import (
@@ -35,6 +37,9 @@ from punie_acp.core.service import CoreService
 from punie_acp.core.session import Session
 
 log = logging.getLogger(__name__)
+
+# `session/delete` as an extension method while the SDK (0.12.1) does not route the standard one.
+DELETE_EXTENSION = "punie/session/delete"
 
 
 class PunieAgent:
@@ -85,10 +90,10 @@ class PunieAgent:
         mcp_servers: list[Any] | None = None,
         **kwargs: Any,
     ) -> schema.NewSessionResponse:
-        conn = self._client
-        caps = self._client_caps
         try:
-            session = self._core.open_session(cwd, lambda sid: AcpEditorHost(conn, sid, caps))
+            await self._core.check_store()  # a damaged store is said at once, not after the first prompt
+            session = self._core.open_session(cwd, self._host_for())
+            await self._core.check_store()  # saved before the answer: a session id given out is kept
         except CoreError as exc:
             raise request_error(exc) from None
         self.attach_mcp(session.id, mcp_servers)
@@ -144,14 +149,73 @@ class PunieAgent:
         except Exception:  # a closed session, a gone client: usage is informative only
             log.info("session %s: usage not sent", session_id, exc_info=True)
 
+    # Saved sessions (see core/keeper.py) --------------------------------------------------
+
+    def _host_for(self) -> Callable[[str], AcpEditorHost]:
+        conn, caps = self._client, self._client_caps
+        return lambda session_id: AcpEditorHost(conn, session_id, caps)
+
+    async def load_session(
+        self,
+        cwd: str,
+        session_id: str,
+        mcp_servers: list[Any] | None = None,
+        additional_directories: list[str] | None = None,
+        **kwargs: Any,
+    ) -> schema.LoadSessionResponse:
+        """Replay the whole conversation as updates, then answer (ACP: the history comes first)."""
+        client = self._client
+        try:
+            session, transcript = await self._core.load_session(session_id, cwd, self._host_for())
+        except CoreError as exc:
+            raise request_error(exc) from None
+        for update in replay_updates(transcript):
+            await client.session_update(session_id=session.id, update=update)
+        self.attach_mcp(session.id, mcp_servers)
+        self.announce_commands(session.id)
+        return schema.LoadSessionResponse(
+            modes=_mode_state(session), config_options=panel.wire_options(self._core.config_options(session.id))
+        )
+
+    async def resume_session(
+        self,
+        session_id: str,
+        cwd: str,
+        additional_directories: list[str] | None = None,
+        mcp_servers: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> schema.ResumeSessionResponse:
+        try:
+            session = await self._core.resume_session(session_id, cwd, self._host_for())
+        except CoreError as exc:
+            raise request_error(exc) from None
+        self.attach_mcp(session.id, mcp_servers)
+        self.announce_commands(session.id)
+        return schema.ResumeSessionResponse(
+            modes=_mode_state(session), config_options=panel.wire_options(self._core.config_options(session.id))
+        )
+
     async def list_sessions(
         self, cwd: str | None = None, cursor: str | None = None, **kwargs: Any
     ) -> schema.ListSessionsResponse:
+        try:
+            page = await self._core.list_sessions(cwd, cursor)
+        except CoreError as exc:
+            raise request_error(exc) from None
         infos = [
-            schema.SessionInfo(session_id=s.id, cwd=str(s.root), updated_at=s.updated_at.isoformat())
-            for s in self._core.sessions(cwd)
+            schema.SessionInfo(session_id=r.id, cwd=r.cwd, title=r.title, updated_at=r.updated_at.isoformat())
+            for r in page.sessions
         ]
-        return schema.ListSessionsResponse(sessions=infos)
+        return schema.ListSessionsResponse(sessions=infos, next_cursor=page.next_cursor)
+
+    async def delete_session(self, session_id: str, **kwargs: Any) -> schema.DeleteSessionResponse:
+        """`session/delete` (ACP schema 1.23); SDK 0.12.1 does not route it, so it is reached as
+        the extension method `_punie/session/delete` until the SDK does."""
+        try:
+            await self._core.delete_session(session_id)
+        except CoreError as exc:
+            raise request_error(exc) from None
+        return schema.DeleteSessionResponse()
 
     async def set_session_mode(self, mode_id: str, session_id: str, **kwargs: Any) -> schema.SetSessionModeResponse:
         try:
@@ -189,11 +253,15 @@ class PunieAgent:
         if isinstance(host, AcpEditorHost):
             # A permission request must not overtake the queued tool-call updates it refers to.
             host.before_asking = sender.flush
+
+        async def titled(title: str) -> None:
+            await client.session_update(session_id=session_id, update=title_update(title))
+
         outcome: TurnEnded | CoreError
         async with anyio.create_task_group() as tg:
             tg.start_soon(sender.run)
             try:
-                outcome = await self._core.run_turn(session_id, text, sender.push)
+                outcome = await self._core.run_turn(session_id, text, sender.push, on_titled=titled)
             except CoreError as exc:
                 outcome = exc
             # Updates pushed before the end (a cancel, a failure) reach the client before the response.
@@ -207,6 +275,12 @@ class PunieAgent:
         self._core.cancel(session_id)
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == DELETE_EXTENSION:
+            session_id = params.get("sessionId")
+            if not isinstance(session_id, str):
+                raise _with_message(RequestError.invalid_params(), "sessionId (a string) is required")
+            await self.delete_session(session_id)
+            return {}
         raise RequestError.method_not_found(f"_{method}")
 
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:

@@ -24,10 +24,12 @@ def initialize_result() -> dict[str, Any]:
     return {
         "protocolVersion": PROTOCOL_VERSION,
         "agentCapabilities": {
-            "loadSession": False,
+            # Saved sessions (store/): load replays, list pages, resume, close. `session/delete` is
+            # not advertised: SDK 0.12.1 cannot route it (it is `_punie/session/delete` meanwhile).
+            "loadSession": True,
             "promptCapabilities": {"image": False, "audio": False, "embeddedContext": True},
             "mcpCapabilities": {"http": False, "sse": False},
-            "sessionCapabilities": {"list": {}},
+            "sessionCapabilities": {"list": {}, "resume": {}, "close": {}},
         },
         "authMethods": [AUTH_METHOD],
         "agentInfo": {"name": "punie", "title": "Punie", "version": __version__},

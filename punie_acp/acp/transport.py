@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -33,6 +34,8 @@ INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
 # Far more than any editor keeps open (a prompt per session plus a few quick requests).
 MAX_IN_FLIGHT = 256
+# At the end of input, how long requests already running may still take to answer.
+EOF_GRACE_S = 2.0
 # An error answer longer than this has its `data` cut down to the first few errors.
 MAX_ERROR_BYTES = 64 * 1024
 ERRORS_SHOWN = 20
@@ -138,6 +141,8 @@ class StdioTransport:
         self._lock = asyncio.Lock()
         self._closed = False
         self._in_flight: Counter[Any] = Counter()  # ids of client requests not yet answered
+        self._none_in_flight = asyncio.Event()
+        self._none_in_flight.set()
         self._awaiting: set[Any] = set()  # ids of our requests the client has not answered
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -161,12 +166,21 @@ class StdioTransport:
         while True:
             line = await self._read_line()
             if line is None:
+                await self._let_running_requests_answer()
                 return None
             if not line.strip():
                 continue
             message = await self._admit(line)
             if message is not None:
                 return message
+
+    async def _let_running_requests_answer(self) -> None:
+        """At the end of input, give the requests already running a moment to answer before the
+        connection cancels them: a `session/list` sent just before the client closed its end reads
+        the session store on another thread. A turn still running after that is cancelled, as before."""
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._none_in_flight.wait(), EOF_GRACE_S)
 
     async def close(self) -> None:
         async with self._lock:
@@ -210,6 +224,7 @@ class StdioTransport:
             )
             return None
         self._in_flight[valid["id"]] += 1
+        self._none_in_flight.clear()
         return valid
 
     async def _room_for_one_more(self) -> bool:
@@ -285,6 +300,8 @@ class StdioTransport:
             self._in_flight[id_] -= 1
         else:
             self._in_flight.pop(id_, None)
+        if not self._in_flight:
+            self._none_in_flight.set()
 
     async def _answer(self, message: dict[str, Any] | list[dict[str, Any]]) -> None:
         try:

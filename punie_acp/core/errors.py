@@ -33,3 +33,7 @@ class ModelUnavailable(CoreError):
 
 class TurnFailed(CoreError):
     """Something unexpected broke the turn; the traceback is in the log file."""
+
+
+class StoreUnavailable(CoreError):
+    """The session store cannot be used (damaged, from a newer punie); the message names the file and the fix."""

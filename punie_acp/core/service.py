@@ -9,7 +9,9 @@ Every face goes through `CoreService`: the ACP agent (`acp/agent.py`), `punie as
 - ending the turn when the face stops taking events (an editor gone mid-turn),
 - turning failures into `CoreError`s with one line a person can act on; the traceback of an
   unexpected one goes to the log file,
-- dropping the backend's per-session state (a KV cache) whenever a session closes.
+- dropping the backend's per-session state (a KV cache) whenever a session closes,
+- keeping every session in the store as it happens, and bringing one back (`load_session`,
+  `resume_session`, see "Saved sessions" below and `keeper.py`).
 
 The agent-panel features are here too, each a small hook: the session's config options (model,
 thinking, mode: `core/config_options.py`), slash commands (`core/commands.py`), compaction
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -41,25 +44,45 @@ from punie_acp.core.config_options import (
     unknown_option,
 )
 from punie_acp.core.context import Emit
-from punie_acp.core.errors import BadRequest, CoreError, ModelUnavailable, SessionBusy, TurnFailed
+from punie_acp.core.errors import (
+    BadRequest,
+    CoreError,
+    ModelUnavailable,
+    SessionBusy,
+    SessionNotFound,
+    StoreUnavailable,
+    TurnFailed,
+)
 from punie_acp.core.events import Event, TextDelta, ThoughtDelta, ToolFinished, ToolStarted, TurnEnded
 from punie_acp.core.host import EditorHost
+from punie_acp.core.keeper import SessionKeeper
 from punie_acp.core.mcp import McpServerSpec, SessionMcp, start_servers
-from punie_acp.core.session import Session, SessionManager, quoted
+from punie_acp.core.modes import MODES
+from punie_acp.core.session import Session, SessionManager, quoted, validate_root
 from punie_acp.core.tooling import AgentTool
 from punie_acp.core.turn import TurnRunner
 from punie_acp.models.base import ModelBackend, ModelNotAvailable
 from punie_acp.models.failures import explain_model_failure
 from punie_acp.models.registry import ModelCatalog
+from punie_acp.store import Page, SessionStore, StoredItem
+from punie_acp.store import StoreUnavailable as StoreFailure
+from punie_acp.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class CoreService:
-    def __init__(self, backend: ModelBackend, settings: Settings, tools: Sequence[AgentTool]) -> None:
+    def __init__(
+        self,
+        backend: ModelBackend,
+        settings: Settings,
+        tools: Sequence[AgentTool],
+        store: SessionStore | None = None,
+    ) -> None:
         self._backend = backend
         self._settings = settings
         self._runner = TurnRunner(backend, tools)
@@ -69,6 +92,8 @@ class CoreService:
         self._mcp: dict[str, SessionMcp] = {}
         self._closing: set[anyio.Event] = set()
         self._used: dict[str, int] = {}
+        # Without a store (tests, `punie ask`) sessions are kept for this process only.
+        self._keeper = SessionKeeper(store if store is not None else MemoryStore())
 
     @property
     def model_name(self) -> str:
@@ -87,6 +112,7 @@ class CoreService:
         """
         session = self._sessions.create(cwd, host_for)
         self._choices[session.id] = SessionChoices(self.catalog.default_spec)
+        self._keeper.created(session)
         self._backend.start_loading()
         return session
 
@@ -111,6 +137,7 @@ class CoreService:
     def set_mode(self, session_id: str, mode_id: str) -> Session:
         session = self._sessions.get(session_id)
         session.set_mode(mode_id)
+        self._keeper.chose(session.id, "mode", mode_id)
         return session
 
     def cancel(self, session_id: str) -> None:
@@ -125,6 +152,7 @@ class CoreService:
             with anyio.move_on_after(10):
                 await done.wait()
         await lifecycle.shutdown()  # language servers: shutdown/exit, then stopped
+        await self._keeper.store.aclose()
         for backend in self.catalog.built():
             await backend.aclose()
 
@@ -205,11 +233,81 @@ class CoreService:
     def _backend_of(self, session: Session) -> ModelBackend:
         return self.catalog.backend(self._choices_of(session).model_spec)
 
+    # Saved sessions ---------------------------------------------------------------------
+
+    async def check_store(self) -> None:
+        """Wait until what was recorded so far is saved; raise `StoreUnavailable` (the file and what
+        to do) when sessions cannot be kept."""
+        await self._stored(self._keeper.store.check())
+
+    async def load_session(
+        self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]
+    ) -> tuple[Session, list[StoredItem]]:
+        """Open a saved session again; returns it with its transcript, to be replayed in order."""
+        session = await self._reopen(session_id, cwd, host_for)
+        return session, await self._stored(self._keeper.transcript(session.id))
+
+    async def resume_session(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
+        """Open a saved session again without replaying it."""
+        return await self._reopen(session_id, cwd, host_for)
+
+    async def list_sessions(self, cwd: str | None, cursor: str | None, limit: int | None = None) -> Page:
+        try:
+            return await self._stored(self._keeper.store.page(cwd, cursor, *([limit] if limit else [])))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+
+    async def delete_session(self, session_id: str) -> None:
+        """Close it if open, then remove it and everything kept for it."""
+        self._sessions.close(session_id)
+        if not await self._stored(self._keeper.store.delete(session_id)):
+            raise SessionNotFound(f"unknown session {quoted(session_id)}: there is no saved session with this id")
+
+    async def _reopen(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
+        record = await self._stored(self._keeper.store.get(session_id))
+        if record is None:
+            raise SessionNotFound(f"unknown session {quoted(session_id)}: there is no saved session with this id")
+        root = validate_root(cwd)
+        if not _same_directory(root, Path(record.cwd)):
+            raise BadRequest(f"session {session_id} belongs to {record.cwd}, not {quoted(cwd)}")
+        history = await self._keeper.history(session_id)
+        session = self._sessions.find(session_id)  # checked after the awaits: a second load reuses the first
+        if session is None:
+            session = self._sessions.create(cwd, host_for, session_id=session_id)
+            session.history = history
+            session.title = record.title
+            mode = record.choices.get("mode")
+            if mode in MODES:
+                session.mode_id = mode
+            session.updated_at = record.updated_at
+        self._backend_of(session).start_loading()
+        return session
+
+    async def _saved(self, session: Session) -> None:
+        """Until the turn is saved: once the face answers, a killed server cannot lose it."""
+        try:
+            await self._keeper.store.check()
+        except StoreFailure as exc:
+            log.warning("session %s: the turn could not be saved: %s", session.id, exc)
+
+    async def _stored(self, read: Awaitable[_T]) -> _T:
+        try:
+            return await read
+        except StoreFailure as exc:
+            raise StoreUnavailable(str(exc)) from None
+
     # Turns ------------------------------------------------------------------------------
 
-    async def run_turn(self, session_id: str, prompt: str, emit: Emit) -> TurnEnded:
+    async def run_turn(
+        self,
+        session_id: str,
+        prompt: str,
+        emit: Emit,
+        on_titled: Callable[[str], Awaitable[None]] | None = None,
+    ) -> TurnEnded:
         """Run one prompt to its end; events go to `emit` in order.
 
+        The session's first prompt titles it: `on_titled(title)` runs before the model starts.
         Returns how the turn ended (`cancelled` after `cancel()`); raises `SessionNotFound`,
         `SessionBusy`, `ModelUnavailable` or `TurnFailed`.
         """
@@ -217,12 +315,16 @@ class CoreService:
         scope = anyio.CancelScope()
         session.begin_turn(scope)
         self._sessions.touch(session)
-        events = _TurnEvents(emit, scope, session.id)
+        events = _TurnEvents(emit, scope, session.id, record=self._keeper.record)
         ended: TurnEnded | None = None
         failure: CoreError | None = None
         try:
             with scope:
                 try:
+                    title = self._keeper.named(session, prompt)
+                    self._keeper.prompted(session, prompt)
+                    if title is not None and on_titled is not None:
+                        await on_titled(title)
                     ended = await self._turn(session, prompt, events)
                 except Exception as exc:
                     failure = self._failure(exc, session)
@@ -234,7 +336,9 @@ class CoreService:
                 await events.close_open_calls(f"not finished: the turn ended ({ended.stop_reason})")
         finally:
             session.end_turn()
+            self._keeper.save_history(session)
             self._sessions.touch(session)
+        await self._saved(session)
         if failure is not None:
             raise failure
         if ended is None or session.cancel_requested or events.face_gone:
@@ -313,11 +417,24 @@ def _sole_cause(error: BaseException) -> BaseException:
     return error
 
 
-class _TurnEvents:
-    """The turn's emit, watched: which tool calls are still open, and whether the face still listens."""
+def _same_directory(a: Path, b: Path) -> bool:
+    try:
+        return a == b or a.resolve() == b.resolve()
+    except OSError:
+        return False
 
-    def __init__(self, emit: Emit, scope: anyio.CancelScope, session_id: str) -> None:
+
+class _TurnEvents:
+    """The turn's emit, watched: which tool calls are still open, and whether the face still listens.
+
+    Every event is recorded (`record`) before it goes to the face, whether the face still listens or not.
+    """
+
+    def __init__(
+        self, emit: Emit, scope: anyio.CancelScope, session_id: str, record: Callable[[str, Event], None]
+    ) -> None:
         self._emit = emit
+        self._record = record
         self._scope = scope
         self._session_id = session_id
         self._open: dict[str, None] = {}  # insertion-ordered set of call ids
@@ -331,6 +448,7 @@ class _TurnEvents:
             self._open[event.call_id] = None
         elif isinstance(event, ToolFinished):
             self._open.pop(event.call_id, None)
+        self._record(self._session_id, event)
         if self.face_gone:
             await anyio.lowlevel.checkpoint()  # the turn is being cancelled: stop here
             return
@@ -347,11 +465,15 @@ class _TurnEvents:
     async def close_open_calls(self, reason: str) -> None:
         """Fail every tool call that started but never finished (cancelled or broken turn)."""
         open_calls, self._open = list(self._open), {}
+        closing = [ToolFinished(call_id, ok=False, raw_output=reason) for call_id in open_calls]
+        for event in closing:
+            self._record(self._session_id, event)
         if self.face_gone:
             return
-        for call_id in open_calls:
+        for event in closing:
+            call_id = event.call_id
             try:
-                await self._emit(ToolFinished(call_id, ok=False, raw_output=reason))
+                await self._emit(event)
             except Exception:
                 log.info("session %s: could not close tool call %s", self._session_id, call_id, exc_info=True)
                 return

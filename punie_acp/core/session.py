@@ -32,6 +32,7 @@ class Session:
     host: EditorHost
     mode_id: str = DEFAULT_MODE
     history: list[ModelMessage] = field(default_factory=list)
+    title: str | None = None
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _scope: anyio.CancelScope | None = None
     _cancel_requested: bool = False
@@ -97,14 +98,16 @@ class SessionManager:
     def max_open(self) -> int:
         return max(1, self._settings.max_open_sessions)
 
-    def create(self, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
+    def create(self, cwd: str, host_for: Callable[[str], EditorHost], session_id: str | None = None) -> Session:
+        """A new open session (`session_id`: one brought back from the store, else a fresh id)."""
         root = validate_root(cwd)
         try:
             settings = self._settings.for_project(root)
         except SettingsError as exc:  # a bad [tool.punie]: session/new fails with the one line (file and key named)
             raise BadRequest(str(exc)) from None
         self._make_room()
-        session_id = uuid.uuid4().hex
+        session_id = session_id or new_session_id()
+        self._evicted.pop(session_id, None)
         session = Session(
             id=session_id,
             workspace=Workspace(root),
@@ -122,9 +125,11 @@ class SessionManager:
         if session_id in self._evicted:
             raise SessionNotFound(
                 f"session {session_id} was closed to make room (at most {self.max_open} sessions stay open); "
-                "start a new session"
+                "load it again (session/load) or start a new session"
             )
-        raise SessionNotFound(f"unknown session {quoted(session_id)}: it was never opened or is closed")
+        raise SessionNotFound(
+            f"unknown session {quoted(session_id)}: it is not open (a saved session is reopened with session/load)"
+        )
 
     def find(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
@@ -162,6 +167,10 @@ class SessionManager:
             self._evicted[idle.id] = None
             while len(self._evicted) > _EVICTED_MEMORY:
                 self._evicted.popitem(last=False)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
 
 
 def quoted(value: str, limit: int = 200) -> str:

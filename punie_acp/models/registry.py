@@ -47,8 +47,11 @@ def resolve_backend(spec: str, settings: Settings) -> ModelBackend:
         raise ModelNotAvailable(f"--model {spec!r}: only http:// and https:// servers are supported. {_CHOICES}")
     # Imported here: the mlx backend pulls in mlx-lm lazily, but keep even its module off start-up.
     from punie_acp.models.mlx import MlxBackend
+    from punie_acp.models.mlx.persist import saved_caches_for
 
-    return MlxBackend(spec, settings)
+    backend = MlxBackend(spec, settings)
+    backend.engine.saved = saved_caches_for(settings)  # KV caches beside the session store
+    return backend
 
 
 def display_name(spec: str) -> str:

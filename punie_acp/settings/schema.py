@@ -59,6 +59,10 @@ def default_log_path() -> Path:
     return Path(base) / "punie" / "punie.log"
 
 
+def default_store_path() -> Path:
+    return default_log_path().with_name("sessions.db")
+
+
 @dataclass(frozen=True)
 class Spec:
     kind: Kind
@@ -155,6 +159,18 @@ class Settings:
         "language servers for code intelligence beyond punie's own ty, by file extension: "
         "'.rs=rust-analyzer; .ts,.tsx=typescript-language-server --stdio' (a program punie starts: user-level only)",
         "session",
+    )
+    session_store: str = _setting(
+        lambda: str(default_store_path()),
+        Text(),
+        "SQLite file where sessions are kept across restarts; 'none' keeps them in memory only",
+        "sessions",
+    )
+    prompt_cache_bytes: int = _setting(
+        2 << 30,
+        WholeNumber(0, 1 << 50),
+        "most bytes of saved KV caches (mlx) beside the session store; least recently used go first; 0 saves none",
+        "sessions",
     )
     log_file: str = _setting(lambda: str(default_log_path()), Text(), "log file", "logging")
     log_level: str = _setting("INFO", Choice(LOG_LEVELS, fold_case=True), "log level of the log file", "logging")

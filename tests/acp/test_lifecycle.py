@@ -75,8 +75,8 @@ async def test_a_full_server_closes_the_least_recently_used_idle_session(tmp_pat
         # `first` was used last, so `second` is the least recently used.
         assert (await lb.conn.prompt(session_id=first, prompt=text_prompt("hi"))).stop_reason == "end_turn"
         third = (await lb.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
-        listed = {s.session_id for s in (await lb.conn.list_sessions()).sessions}
-        assert listed == {first, third}
+        # Open sessions: `session/list` shows every saved one, closed or not.
+        assert {s.id for s in lb.core.sessions()} == {first, third}
         with pytest.raises(acp.RequestError) as info:
             await lb.conn.prompt(session_id=second, prompt=text_prompt("hi"))
         assert info.value.code == -32002
@@ -99,7 +99,7 @@ async def test_a_full_server_never_closes_a_busy_session(project: Path) -> None:
         assert (await asyncio.wait_for(turns[0], 30)).stop_reason == "cancelled"
         # Now `a` is idle: it makes room, `b` keeps running.
         c = (await lb.conn.new_session(cwd=str(project), mcp_servers=[])).session_id
-        assert {s.session_id for s in (await lb.conn.list_sessions()).sessions} == {b, c}
+        assert {s.id for s in lb.core.sessions()} == {b, c}
         await lb.conn.cancel(session_id=b)
         assert (await asyncio.wait_for(turns[1], 30)).stop_reason == "cancelled"
 

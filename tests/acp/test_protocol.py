@@ -143,7 +143,8 @@ async def test_closed_session_is_gone(project: Path) -> None:
         with pytest.raises(acp.RequestError) as again:
             await lb.conn.close_session(session_id=sid)
         assert again.value.code == -32002
-        assert (await lb.conn.list_sessions()).sessions == []
+        # Closed is not deleted: the session stays saved, to be loaded again.
+        assert [s.session_id for s in (await lb.conn.list_sessions()).sessions] == [sid]
 
 
 async def test_set_mode_announces_current_mode(project: Path) -> None:

@@ -25,7 +25,10 @@ async def test_handshake_advertises_only_what_works(tmp_path: Path) -> None:
     assert resp.agent_info is not None and resp.agent_info.name == "punie"
     caps = resp.agent_capabilities
     assert caps is not None
-    assert caps.load_session is False
+    assert caps.load_session is True  # saved sessions: load, list, resume, close (not delete: SDK 0.12.1)
+    sessions = caps.session_capabilities
+    assert sessions is not None and sessions.list is not None and sessions.resume is not None
+    assert sessions.close is not None and sessions.delete is None and sessions.fork is None
     assert caps.prompt_capabilities is not None and caps.prompt_capabilities.image is False
 
 

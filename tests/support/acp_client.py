@@ -136,6 +136,7 @@ def server_env(log_dir: Path, extra: dict[str, str] | None = None) -> dict[str, 
     env = dict(os.environ)
     env["PUNIE_LOG_FILE"] = str(log_dir / "punie.log")
     env["XDG_CONFIG_HOME"] = str(log_dir / "config")  # no user config leaks into tests
+    env["XDG_STATE_HOME"] = str(log_dir / "state")  # nor are saved sessions shared with the user's
     env.update(extra or {})
     return env
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from punie_acp.models.mlx.persist import SavedCaches
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -87,16 +90,19 @@ class SessionCache:
 class PromptCacheStore:
     """Session id → `SessionCache`, bounded; a busy cache (mid-generation) is never evicted."""
 
-    def __init__(self, capacity: int, factory: Callable[[], SessionCache]) -> None:
+    def __init__(self, capacity: int, factory: Callable[[], SessionCache], saved: SavedCaches | None = None) -> None:
         self.capacity = max(1, capacity)
         self._factory = factory
         self._entries: OrderedDict[str, SessionCache] = OrderedDict()
         self.evictions = 0
+        self.saved = saved  # caches kept on disk across restarts (persist.py), or None
 
     def get(self, session_id: str) -> SessionCache:
         entry = self._entries.get(session_id)
         if entry is None:
             entry = self._factory()
+            if self.saved is not None:
+                self.saved.restore(session_id, entry)
             self._entries[session_id] = entry
         self._entries.move_to_end(session_id)
         self._evict()
@@ -117,9 +123,16 @@ class PromptCacheStore:
         entry = self._entries.get(session_id)
         if entry is not None:
             entry.busy = False
+            if self.saved is not None:
+                self.saved.changed(session_id, entry)
             if entry.forgotten:
                 del self._entries[session_id]
             self._evict()
+
+    def settle(self) -> None:
+        """The model thread is idle: save the caches that changed (when saving is on)."""
+        if self.saved is not None:
+            self.saved.settle()
 
     def sessions(self) -> list[str]:
         """Cached session ids, least recently used first."""

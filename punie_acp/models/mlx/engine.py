@@ -28,6 +28,7 @@ from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats, Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
+from punie_acp.models.mlx.persist import SavedCaches
 from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
 from punie_acp.models.mlx.warmup import warm_up
 
@@ -59,6 +60,8 @@ class Engine:
         self._active: list[_Active] = []
         self._caches: PromptCacheStore | None = None
         self.warmups = 0  # warm-up generations run (one per load)
+        # KV caches saved across restarts (persist.py); set before start(), None keeps none.
+        self.saved: SavedCaches | None = None
 
     # -- event loop side ------------------------------------------------------------------
 
@@ -149,7 +152,9 @@ class Engine:
     def _run(self) -> None:
         try:
             self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
-            self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache)
+            if self.saved is not None:
+                self.saved.bind(self.loaded)
+            self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache, self.saved)
             self._warm_up()
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all
@@ -192,6 +197,8 @@ class Engine:
 
     def _schedule(self) -> None:
         while True:
+            if not self._active and not self._pending and self._caches is not None:
+                self._caches.settle()  # idle: save changed KV caches before waiting
             self._drain(block=not self._active and not self._pending)
             if self._closing:
                 for handle in [h for h, _ in self._active] + list(self._pending):
@@ -212,6 +219,8 @@ class Engine:
                         log.exception("generation failed")
                         self._end(entry, exc)
             if self._closing and not self._active and not self._pending:
+                if self._caches is not None:
+                    self._caches.settle()
                 return
             if self._active and not progressed:
                 self._drain(block=True, timeout=0.05)
