@@ -59,9 +59,16 @@ async def served(
 _CHUNKS = ("agent_message_chunk", "agent_thought_chunk")
 
 
-def as_shown(updates: Sequence[Any], *, skip: Sequence[str] = ("user_message_chunk",)) -> list[dict[str, Any]]:
+# Announcements of the session's state, not part of its conversation: sent again on load, never replayed.
+ANNOUNCEMENTS = ("available_commands_update", "usage_update", "config_option_update")
+
+
+def as_shown(
+    updates: Sequence[Any], *, skip: Sequence[str] = ("user_message_chunk", *ANNOUNCEMENTS)
+) -> list[dict[str, Any]]:
     """Updates as an editor renders them: adjacent text chunks of one kind joined (how they were cut
-    into messages is pacing, not content); the user's own prompts (which live turns do not echo) left out."""
+    into messages is pacing, not content); the user's own prompts (which live turns do not echo) and
+    the session's state announcements left out."""
     shown: list[dict[str, Any]] = []
     for update in updates:
         data: dict[str, Any] = update.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -12,7 +12,7 @@ from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, Tool
 from punie_acp.acp.agent import DELETE_EXTENSION
 from punie_acp.models.base import StatelessBackend
 from punie_acp.store.sqlite import SqliteStore
-from tests.store.harness import HistoryRecordingModel, as_shown, served
+from tests.store.harness import ANNOUNCEMENTS, HistoryRecordingModel, as_shown, served
 from tests.support.acp_client import RecordingClient, text_prompt
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +50,8 @@ async def test_load_after_a_restart_replays_what_was_shown_and_the_model_keeps_i
         assert [(s.session_id, s.title) for s in listed] == [(sid, "What is in hello.py?")]
         loaded = await lb.conn.load_session(cwd=str(project), session_id=sid, mcp_servers=[])
         assert loaded is not None and loaded.modes is not None and loaded.modes.current_mode_id == "auto-edit"
-        replayed = list(again.updates[sid])  # all of it arrived before the answer
+        # All of it arrived before the answer (the commands are announced after it).
+        replayed = [u for u in again.updates[sid] if u.session_update not in ANNOUNCEMENTS]
         assert as_shown(replayed) == shown_live
         assert [u.content.text for u in replayed if u.session_update == "user_message_chunk"] == [
             "What is in hello.py?",
