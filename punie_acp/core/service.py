@@ -197,8 +197,10 @@ class CoreService:
         choices = self._choices_of(session)
         if config_id == MODE:
             session.set_mode(text_value(config_id, value))
+            self._keeper.chose(session.id, "mode", session.mode_id)
         elif config_id == THINKING:
             choices.thinking = thinking_value(value)
+            self._keeper.chose(session.id, "thinking", "on" if choices.thinking else "off")
         elif config_id == MODEL:
             spec = self.catalog.spec_of(text_value(config_id, value))
             if spec is None:
@@ -210,6 +212,7 @@ class CoreService:
                 # The old model's per-session state (its KV cache) is of no use to the new one.
                 self.catalog.backend(choices.model_spec).forget_session(session.id)
                 choices.model_spec = spec
+                self._keeper.chose(session.id, "model", spec)
                 self.catalog.backend(spec).start_loading()
         else:
             raise unknown_option(config_id)
@@ -279,9 +282,18 @@ class CoreService:
             mode = record.choices.get("mode")
             if mode in MODES:
                 session.mode_id = mode
+            self._restore_choices(session, record.choices)
             session.updated_at = record.updated_at
         self._backend_of(session).start_loading()
         return session
+
+    def _restore_choices(self, session: Session, saved: dict[str, str]) -> None:
+        """The model and thinking the session had chosen, where this server still offers them."""
+        choices = self._choices_of(session)
+        if saved.get("model") in self.catalog.specs:
+            choices.model_spec = saved["model"]
+        if saved.get("thinking") in ("on", "off"):
+            choices.thinking = saved["thinking"] == "on"
 
     async def _saved(self, session: Session) -> None:
         """Until the turn is saved: once the face answers, a killed server cannot lose it."""

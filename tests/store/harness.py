@@ -38,11 +38,14 @@ class HistoryRecordingModel(DemoModel):
 
 @asynccontextmanager
 async def served(
-    store: SessionStore, backend: ModelBackend, client: RecordingClient | None = None
+    store: SessionStore,
+    backend: ModelBackend,
+    client: RecordingClient | None = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Loopback]:
     """One 'server run': the store is closed when it ends, as `punie serve` closes it."""
     client = client or RecordingClient()
-    core = CoreService(backend, Settings(log_file=""), default_tools(), store=store)
+    core = CoreService(backend, settings or Settings(log_file=""), default_tools(), store=store)
     agent = PunieAgent(core)
     agent_end, client_end = transport_pair()
     agent_conn = AgentSideConnection(cast(acp.Agent, agent), agent_end, use_unstable_protocol=True)
