@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -32,6 +31,7 @@ import anyio.lowlevel
 
 from punie_acp.config import Settings, generation_settings
 from punie_acp.core import commands, compaction, lifecycle
+from punie_acp.core.archive import SessionArchive
 from punie_acp.core.config_options import (
     MODE,
     MODEL,
@@ -49,23 +49,20 @@ from punie_acp.core.errors import (
     CoreError,
     ModelUnavailable,
     SessionBusy,
-    SessionNotFound,
-    StoreUnavailable,
     TurnFailed,
 )
-from punie_acp.core.events import Event, TextDelta, ThoughtDelta, ToolFinished, ToolStarted, TurnEnded
+from punie_acp.core.events import TextDelta, TurnEnded
 from punie_acp.core.host import EditorHost
 from punie_acp.core.keeper import SessionKeeper
 from punie_acp.core.mcp import McpServerSpec, SessionMcp, start_servers
-from punie_acp.core.modes import MODES
-from punie_acp.core.session import Session, SessionManager, quoted, validate_root
+from punie_acp.core.session import Session, SessionManager, quoted
 from punie_acp.core.tooling import AgentTool
 from punie_acp.core.turn import TurnRunner
+from punie_acp.core.turn_events import TurnEvents
 from punie_acp.models.base import ModelBackend, ModelNotAvailable
 from punie_acp.models.failures import explain_model_failure
 from punie_acp.models.registry import ModelCatalog
 from punie_acp.store import Page, SessionStore, StoredItem
-from punie_acp.store import StoreUnavailable as StoreFailure
 from punie_acp.store.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -94,6 +91,7 @@ class CoreService:
         self._used: dict[str, int] = {}
         # Without a store (tests, `punie ask`) sessions are kept for this process only.
         self._keeper = SessionKeeper(store if store is not None else MemoryStore())
+        self._archive = SessionArchive(self._keeper, self._sessions, self._restore_choices)
 
     @property
     def model_name(self) -> str:
@@ -236,56 +234,32 @@ class CoreService:
     def _backend_of(self, session: Session) -> ModelBackend:
         return self.catalog.backend(self._choices_of(session).model_spec)
 
-    # Saved sessions ---------------------------------------------------------------------
+    # Saved sessions (core/archive.py) -----------------------------------------------------
 
     async def check_store(self) -> None:
         """Wait until what was recorded so far is saved; raise `StoreUnavailable` (the file and what
         to do) when sessions cannot be kept."""
-        await self._stored(self._keeper.store.check())
+        await self._archive.check()
 
     async def load_session(
         self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]
     ) -> tuple[Session, list[StoredItem]]:
         """Open a saved session again; returns it with its transcript, to be replayed in order."""
-        session = await self._reopen(session_id, cwd, host_for)
-        return session, await self._stored(self._keeper.transcript(session.id))
+        session = await self.resume_session(session_id, cwd, host_for)
+        return session, await self._archive.transcript(session.id)
 
     async def resume_session(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
         """Open a saved session again without replaying it."""
-        return await self._reopen(session_id, cwd, host_for)
+        session = await self._archive.reopen(session_id, cwd, host_for)
+        self._backend_of(session).start_loading()
+        return session
 
     async def list_sessions(self, cwd: str | None, cursor: str | None, limit: int | None = None) -> Page:
-        try:
-            return await self._stored(self._keeper.store.page(cwd, cursor, *([limit] if limit else [])))
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+        return await self._archive.page(cwd, cursor, limit)
 
     async def delete_session(self, session_id: str) -> None:
         """Close it if open, then remove it and everything kept for it."""
-        self._sessions.close(session_id)
-        if not await self._stored(self._keeper.store.delete(session_id)):
-            raise SessionNotFound(f"unknown session {quoted(session_id)}: there is no saved session with this id")
-
-    async def _reopen(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
-        record = await self._stored(self._keeper.store.get(session_id))
-        if record is None:
-            raise SessionNotFound(f"unknown session {quoted(session_id)}: there is no saved session with this id")
-        root = validate_root(cwd)
-        if not _same_directory(root, Path(record.cwd)):
-            raise BadRequest(f"session {session_id} belongs to {record.cwd}, not {quoted(cwd)}")
-        history = await self._keeper.history(session_id)
-        session = self._sessions.find(session_id)  # checked after the awaits: a second load reuses the first
-        if session is None:
-            session = self._sessions.create(cwd, host_for, session_id=session_id)
-            session.history = history
-            session.title = record.title
-            mode = record.choices.get("mode")
-            if mode in MODES:
-                session.mode_id = mode
-            self._restore_choices(session, record.choices)
-            session.updated_at = record.updated_at
-        self._backend_of(session).start_loading()
-        return session
+        await self._archive.delete(session_id)
 
     def _restore_choices(self, session: Session, saved: dict[str, str]) -> None:
         """The model and thinking the session had chosen, where this server still offers them."""
@@ -294,19 +268,6 @@ class CoreService:
             choices.model_spec = saved["model"]
         if saved.get("thinking") in ("on", "off"):
             choices.thinking = saved["thinking"] == "on"
-
-    async def _saved(self, session: Session) -> None:
-        """Until the turn is saved: once the face answers, a killed server cannot lose it."""
-        try:
-            await self._keeper.store.check()
-        except StoreFailure as exc:
-            log.warning("session %s: the turn could not be saved: %s", session.id, exc)
-
-    async def _stored(self, read: Awaitable[_T]) -> _T:
-        try:
-            return await read
-        except StoreFailure as exc:
-            raise StoreUnavailable(str(exc)) from None
 
     # Turns ------------------------------------------------------------------------------
 
@@ -327,7 +288,7 @@ class CoreService:
         scope = anyio.CancelScope()
         session.begin_turn(scope)
         self._sessions.touch(session)
-        events = _TurnEvents(emit, scope, session.id, record=self._keeper.record)
+        events = TurnEvents(emit, scope, session.id, record=self._keeper.record)
         ended: TurnEnded | None = None
         failure: CoreError | None = None
         try:
@@ -350,14 +311,14 @@ class CoreService:
             session.end_turn()
             self._keeper.save_history(session)
             self._sessions.touch(session)
-        await self._saved(session)
+        await self._archive.saved(session)
         if failure is not None:
             raise failure
         if ended is None or session.cancel_requested or events.face_gone:
             return TurnEnded("cancelled")
         return ended
 
-    async def _turn(self, session: Session, prompt: str, events: _TurnEvents) -> TurnEnded:
+    async def _turn(self, session: Session, prompt: str, events: TurnEvents) -> TurnEnded:
         """A slash command or a prompt, on the session's model, with its history kept inside the context."""
         backend = self._backend_of(session)
         invocation = commands.parse(prompt)
@@ -389,7 +350,7 @@ class CoreService:
         return ended
 
     async def _compact(
-        self, session: Session, backend: ModelBackend, extra: ModelSettings, events: _TurnEvents, *, forced: bool
+        self, session: Session, backend: ModelBackend, extra: ModelSettings, events: TurnEvents, *, forced: bool
     ) -> None:
         size = session.settings.context_tokens
         if not forced and not compaction.needs_compaction(session.history, size):
@@ -427,65 +388,3 @@ def _sole_cause(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
-
-
-def _same_directory(a: Path, b: Path) -> bool:
-    try:
-        return a == b or a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-class _TurnEvents:
-    """The turn's emit, watched: which tool calls are still open, and whether the face still listens.
-
-    Every event is recorded (`record`) before it goes to the face, whether the face still listens or not.
-    """
-
-    def __init__(
-        self, emit: Emit, scope: anyio.CancelScope, session_id: str, record: Callable[[str, Event], None]
-    ) -> None:
-        self._emit = emit
-        self._record = record
-        self._scope = scope
-        self._session_id = session_id
-        self._open: dict[str, None] = {}  # insertion-ordered set of call ids
-        self.face_gone = False
-
-    async def progress(self, text: str) -> None:
-        await self.emit(ThoughtDelta(text + "\n"))
-
-    async def emit(self, event: Event) -> None:
-        if isinstance(event, ToolStarted):
-            self._open[event.call_id] = None
-        elif isinstance(event, ToolFinished):
-            self._open.pop(event.call_id, None)
-        self._record(self._session_id, event)
-        if self.face_gone:
-            await anyio.lowlevel.checkpoint()  # the turn is being cancelled: stop here
-            return
-        try:
-            await self._emit(event)
-        except Exception as exc:
-            # Nobody is listening any more (an editor gone, a closed pipe): the work so far
-            # stays in the session's history, running tools are stopped, nothing is left half-sent.
-            log.info("session %s: the client stopped taking updates (%s); stopping the turn", self._session_id, exc)
-            self.face_gone = True
-            self._scope.cancel()
-            await anyio.lowlevel.checkpoint()  # raises the cancellation right here
-
-    async def close_open_calls(self, reason: str) -> None:
-        """Fail every tool call that started but never finished (cancelled or broken turn)."""
-        open_calls, self._open = list(self._open), {}
-        closing = [ToolFinished(call_id, ok=False, raw_output=reason) for call_id in open_calls]
-        for event in closing:
-            self._record(self._session_id, event)
-        if self.face_gone:
-            return
-        for event in closing:
-            call_id = event.call_id
-            try:
-                await self._emit(event)
-            except Exception:
-                log.info("session %s: could not close tool call %s", self._session_id, call_id, exc_info=True)
-                return
