@@ -284,47 +284,6 @@ def _rss_mb(pid: int) -> float:
 # 4. cancel latency --------------------------------------------------------------------------
 
 
-async def cancel_once(
-    backend: MlxBackend, phase: str, session: str, nth: int, delay: float, settings: ModelSettings
-) -> float:
-    """Cancel a turn `delay` s after its nth prefill chunk or streamed token; seconds until the thread let go."""
-    engine, loop = backend.engine, asyncio.get_running_loop()
-    reached, handles, seen = asyncio.Event(), [], {"chunks": 0, "events": 0}
-    submit = engine.submit
-
-    def recording_submit(request: Any) -> Any:
-        handles.append(submit(request))
-        return handles[-1]
-
-    def on_chunk(stats: Any) -> None:  # model thread
-        seen["chunks"] += 1
-        if seen["chunks"] == nth:
-            loop.call_soon_threadsafe(reached.set)
-
-    async def run() -> None:
-        prompt = " ".join(f"item{i}" for i in range(600)) if phase == "prefill" else "Tell me a story."
-        async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
-            async for event in events:
-                if phase == "decode" and isinstance(event, PartStartEvent | PartDeltaEvent):
-                    seen["events"] += 1
-                    if seen["events"] == nth:
-                        reached.set()
-
-    engine.submit = recording_submit  # type: ignore[method-assign]
-    engine.on_prefill_chunk = on_chunk if phase == "prefill" else None
-    task = asyncio.create_task(run())
-    await reached.wait()
-    await asyncio.sleep(delay)  # land anywhere inside a step, not just after one
-    started = time.perf_counter()
-    task.cancel()
-    await handles[-1].wait_done()
-    latency = time.perf_counter() - started
-    await asyncio.gather(task, return_exceptions=True)
-    engine.submit, engine.on_prefill_chunk = submit, None  # type: ignore[method-assign]
-    backend.forget_session(session)
-    return latency
-
-
 async def step_ms(backend: MlxBackend) -> float:
     """Median time of one prefill step (one layer of one chunk), measured on a long prompt."""
     stamps: list[float] = []
@@ -339,7 +298,9 @@ async def step_ms(backend: MlxBackend) -> float:
 
 
 async def cancel_latency(path: Path, repeats: int) -> None:
-    backend = await ready(path)
+    # Short chunks, so the 600-item prompt prefills in many of them and a cancel can land mid-prefill
+    # after the nth (with the default 2048, the whole prompt is one chunk).
+    backend = await ready(path, prefill_step_size=64)
     settings = ModelSettings(max_tokens=4000, temperature=0.0)
     results: dict[str, list[float]] = {"prefill": [], "decode": []}
     jitter = random.Random(0)
@@ -347,7 +308,11 @@ async def cancel_latency(path: Path, repeats: int) -> None:
         for phase in results:
             nth = (2 + attempt % 3) if phase == "prefill" else (3 + attempt % 4)
             delay = jitter.uniform(0, 0.05)
-            results[phase].append(await cancel_once(backend, phase, f"c{attempt}", nth, delay, settings))
+            prompt = " ".join(f"item{i}" for i in range(600)) if phase == "prefill" else "Tell me a story."
+            latency = await mlx_scale.cancel_once(
+                backend, f"c{attempt}", prompt, phase, delay, nth=nth, settings=settings
+            )
+            results[phase].append(latency)
     token = 1000 / await punie_rate(backend, "rate", "Count.", ModelSettings(**{**settings, "max_tokens": 32}))
     step = await step_ms(backend)
     await backend.aclose()

@@ -207,30 +207,44 @@ async def decode(name: str, backend: MlxBackend, tokens: int, repeats: int) -> R
     return (f"{name}: decode tok/s (median of {repeats})", f"{p:.1f}", f"{b:.1f} bare", f"{p / b:.3f}x", "≥0.97x")
 
 
-async def cancel_once(backend: MlxBackend, session: str, prompt: str, phase: str, delay: float) -> float:
-    """Cancel a turn `delay` s after its first prefill chunk or its 3rd token; seconds until the thread let go."""
+async def cancel_once(
+    backend: MlxBackend,
+    session: str,
+    prompt: str,
+    phase: str,
+    delay: float,
+    *,
+    nth: int | None = None,
+    settings: ModelSettings | None = None,
+) -> float:
+    """Cancel a turn `delay` s after its nth prefill chunk (default 1st) or nth streamed token (default 3rd);
+    seconds until the model thread let go."""
+    nth = nth or (1 if phase == "prefill" else 3)
+    settings = settings or ModelSettings(max_tokens=4000, temperature=TEMPERATURE, seed=SEED)
     engine, loop = backend.engine, asyncio.get_running_loop()
     reached, handles, submit = asyncio.Event(), [], engine.submit
+    chunks = 0
 
     def recording_submit(request: Any) -> Any:
         handles.append(submit(request))
         return handles[-1]
 
+    def on_chunk(stats: JobStats) -> None:  # model thread
+        nonlocal chunks
+        chunks += 1
+        if chunks == nth:
+            loop.call_soon_threadsafe(reached.set)
+
     async def run() -> None:
-        settings = ModelSettings(max_tokens=4000, temperature=TEMPERATURE, seed=SEED)
         async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
             seen = 0
             async for event in events:
                 if isinstance(event, PartStartEvent | PartDeltaEvent):
                     seen += 1
-                    if phase == "decode" and seen == 3:
+                    if phase == "decode" and seen == nth:
                         reached.set()
 
     engine.submit = recording_submit  # type: ignore[method-assign]
-
-    def on_chunk(stats: JobStats) -> None:  # model thread
-        loop.call_soon_threadsafe(reached.set)
-
     if phase == "prefill":
         engine.on_prefill_chunk = on_chunk
     task = asyncio.create_task(run())

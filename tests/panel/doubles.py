@@ -10,7 +10,7 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.profiles import ModelProfile
 
-from punie_acp.models.base import ProgressCallback
+from punie_acp.models.base import StatelessBackend
 
 
 @dataclass
@@ -48,29 +48,12 @@ class RecordingModel:
         return FunctionModel(answer, stream_function=stream, profile=ModelProfile(supports_thinking=True))
 
 
-class ForgetRecordingBackend:
+class ForgetRecordingBackend(StatelessBackend):
     """A stateless backend that records which sessions it was told to forget (its per-session state)."""
 
     def __init__(self, model: Model, name: str) -> None:
-        self._model = model
-        self._name = name
+        super().__init__(model, name)
         self.forgotten: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def start_loading(self) -> None:
-        return None
-
-    async def ensure_ready(self, on_progress: ProgressCallback) -> None:
-        return None
-
-    def model_for(self, session_id: str) -> Model:
-        return self._model
 
     def forget_session(self, session_id: str) -> None:
         self.forgotten.append(session_id)
-
-    async def aclose(self) -> None:
-        return None
