@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow edits and commands without asking (default: refuse them, since no one can be asked)",
     )
+    from punie_acp.evaluation.command import add_eval_parser
+
+    add_eval_parser(sub, _common, _EPILOG)
     return parser
 
 
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "eval":
+        from punie_acp.evaluation.command import main_eval
+
+        return main_eval(args)
     return _ask(args)
 
 

@@ -9,6 +9,10 @@
 `args` may also be a string: the raw JSON a model emitted, broken or not. Each model request
 of a session takes the next response; when they run out the last one
 repeats (a looping model, for guard tests). Each session has its own cursor.
+
+`"by_prompt": {"<first prompt of the session>": [responses…]}` gives sessions that begin with
+that prompt their own responses (test doubles for `punie eval` answer each case differently);
+other sessions take `responses`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic_ai.messages import FinishReason, ModelMessage
+from pydantic_ai.messages import FinishReason, ModelMessage, UserPromptPart
 from pydantic_ai.models import Model, ModelRequestParameters
 
 from punie_acp.models.base import ModelNotAvailable, ProgressCallback
@@ -86,14 +90,39 @@ def _read_script(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def parse_by_prompt(data: Any) -> dict[str, list[Plan]]:
+    table = data.get("by_prompt", {}) if isinstance(data, dict) else {}
+    if not isinstance(table, dict):
+        raise ScriptError("'by_prompt' maps prompts to response lists")
+    plans: dict[str, list[Plan]] = {}
+    for prompt, responses in table.items():
+        try:
+            plans[prompt], _ = parse_script({"chunk_delay": data.get("chunk_delay", 0.0), "responses": responses})
+        except ScriptError as exc:
+            raise ScriptError(f"by_prompt {prompt[:40]!r}: {exc}") from None
+    return plans
+
+
+def _first_prompt(messages: Sequence[ModelMessage]) -> str | None:
+    for message in messages:
+        for part in getattr(message, "parts", ()):
+            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                return part.content
+    return None
+
+
 class ScriptedModel(ReplayModel):
-    def __init__(self, plans: Sequence[Plan]) -> None:
+    def __init__(self, plans: Sequence[Plan], by_prompt: dict[str, list[Plan]] | None = None) -> None:
         super().__init__("punie-script")
         self._plans = list(plans)
+        self._by_prompt = by_prompt or {}
         self._cursor = 0
 
     def plan(self, messages: Sequence[ModelMessage], params: ModelRequestParameters) -> Plan:
-        plan = self._plans[min(self._cursor, len(self._plans) - 1)]
+        plans = self._plans
+        if self._by_prompt:
+            plans = self._by_prompt.get(_first_prompt(messages) or "", plans)
+        plan = plans[min(self._cursor, len(plans) - 1)]
         self._cursor += 1
         return plan
 
@@ -110,6 +139,7 @@ class ScriptedBackend:
             raise ModelNotAvailable(f"model script {path} cannot be used: {exc}") from exc
         try:
             self._plans, _ = parse_script(data)
+            self._by_prompt = parse_by_prompt(data)
         except ScriptError as exc:
             raise ModelNotAvailable(f"model script {path}: {exc}") from exc
         self._path = path
@@ -127,7 +157,7 @@ class ScriptedBackend:
 
     def model_for(self, session_id: str) -> Model:
         if session_id not in self._models:
-            self._models[session_id] = ScriptedModel(self._plans)
+            self._models[session_id] = ScriptedModel(self._plans, self._by_prompt)
         return self._models[session_id]
 
     def forget_session(self, session_id: str) -> None:

@@ -15,4 +15,11 @@ if TYPE_CHECKING:  # PydanticAI costs about a second to import; `punie serve` an
 
 
 def generation_settings(settings: Settings) -> ModelSettings:
-    return {"max_tokens": settings.max_tokens, "temperature": settings.temperature, "top_p": settings.top_p}
+    given: ModelSettings = {
+        "max_tokens": settings.max_tokens,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+    }
+    if settings.seed is not None:  # only when set: a seed changes how some servers sample
+        given["seed"] = settings.seed
+    return given

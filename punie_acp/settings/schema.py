@@ -119,6 +119,13 @@ class Settings:
     top_p: float = _setting(
         1.0, Number(above=0.0, at_most=1.0), "nucleus sampling probability mass, 1 for off", "generation", project=True
     )
+    seed: int | None = _setting(
+        None,
+        WholeNumber(0),
+        "sampling seed sent with every request, so a sampled (temperature > 0) run can be repeated; none: unseeded",
+        "generation",
+        project=True,
+    )
     request_limit: int = _setting(50, WholeNumber(), "model requests per prompt", "limits")
     tool_calls_limit: int = _setting(100, WholeNumber(), "tool calls per prompt", "limits")
     max_cached_sessions: int = _setting(4, WholeNumber(), "sessions whose KV cache stays in memory", "limits")
