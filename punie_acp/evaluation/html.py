@@ -46,14 +46,37 @@ def _percent(value: Any) -> str:
     return "–" if value is None else f"{100 * float(value):.0f}%"
 
 
+def _pairs(values: Mapping[str, Any], per_row: int = 3) -> str:
+    """A compact key/value table, `per_row` pairs to a row."""
+    cells = [f"<th>{escape(str(k))}</th><td>{escape(json.dumps(v, default=str))}</td>" for k, v in values.items()]
+    rows = ["".join(cells[i : i + per_row]) for i in range(0, len(cells), per_row)]
+    return "<table>" + "".join(f"<tr>{row}</tr>" for row in rows) + "</table>"
+
+
+def _overview(suites: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for suite in suites:
+        s = suite["summary"]
+        rows.append(
+            f'<tr><td>{escape(str(suite["name"]))}</td><td class="num">{_percent(s["score"])}</td>'
+            f'<td class="num">{_n(s["passed"])} / {_n(s["cases"])}</td>'
+            f'<td class="num">{_percent(s["accuracy"].get("decision"))}</td>'
+            f'<td class="num">{_percent(s["accuracy"].get("tool"))}</td>'
+            f'<td class="num">{_percent(s["accuracy"].get("args"))}</td>'
+            f'<td class="num">{_n(s["loop_guard_hits"])}</td><td class="num">{_n(s["requests"])}</td>'
+            f'<td class="num">{_seconds(s["ttft_s"]["mean"])}</td>'
+            f'<td class="num">{_seconds(s["total_s"]["mean"])}</td></tr>'
+        )
+    return (
+        "<table><tr><th>suite</th><th>score</th><th>passed</th><th>tool vs direct</th><th>right tool</th>"
+        "<th>right arguments</th><th>loop guard hits</th><th>model requests</th><th>mean first token</th>"
+        f"<th>mean total</th></tr>{''.join(rows)}</table>"
+    )
+
+
 def _header(report: Mapping[str, Any]) -> str:
     model = report.get("model", {})
     summary = report["summary"]
-    rows = "".join(
-        f"<tr><th>{escape(str(k))}</th><td>{escape(json.dumps(v, default=str))}</td></tr>"
-        for k, v in {**report.get("settings", {}), **report.get("options", {})}.items()
-    )
-    identity = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in model.items())
     return (
         f"<h1>punie eval: {escape(str(model.get('name', '?')))}</h1>"
         f'<p class="muted">{escape(str(report.get("started", "")))} → {escape(str(report.get("finished", "")))}, '
@@ -61,7 +84,9 @@ def _header(report: Mapping[str, Any]) -> str:
         f'<p><span class="big">{_percent(summary["score"])}</span> of cases passed '
         f"({_n(summary['passed'])} of {_n(summary['cases'])}); loop guard hit {_n(summary['loop_guard_hits'])} times; "
         f"{_n(summary['requests'])} model requests, {_n(summary['tool_calls'])} tool calls.</p>"
-        f"<h2>Model and settings</h2><table>{identity}{rows}</table>"
+        f"{_overview(report['suites'])}"
+        f"<h2>Model and settings</h2>{_pairs(model, 2)}"
+        f"{_pairs({**report.get('settings', {}), **report.get('options', {})})}"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from punie_acp.evaluation.suite import Case
 
 # In report order; README "Evaluate a model" says what each means.
-CHECKS = ("decision", "tool", "args", "uses", "keywords", "requests", "no_loop", "finished", "after")
+CHECKS = ("decision", "tool", "args", "uses", "keywords", "request_budget", "no_loop", "finished", "after")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def score(case: Case, seen: Observed) -> dict[str, bool | None]:
         "args": _args(case, seen.calls),
         "uses": _uses(case, seen.calls),
         "keywords": all(k.casefold() in answer for k in case.keywords) if case.keywords else None,
-        "requests": seen.requests <= case.max_requests if case.max_requests is not None else None,
+        "request_budget": seen.requests <= case.max_requests if case.max_requests is not None else None,
         "no_loop": not seen.loop_guard,
         "finished": seen.stop_reason == "end_turn",
         "after": seen.after_ok,
