@@ -131,6 +131,13 @@ class _Table:
             raise self.fail(f"{key!r} is longer than {limit} characters or holds a NUL")
         return value
 
+    def name(self, key: str, default: str | None = None) -> str:
+        """A short name printed on the terminal: no control characters (escape sequences)."""
+        value = self.text(key, default, limit=80)
+        if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+            raise self.fail(f"{key!r} holds a control character")
+        return value
+
     def texts(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or len(value) > MAX_LIST:
@@ -186,7 +193,7 @@ def relative_path(raw: Any, what: str) -> str:
 
 def _arg_check(raw: Any, where: str) -> ArgCheck:
     table = _Table(raw, where, frozenset({"tool", "arg", "ignore_case", "equals", "contains", "matches", "one_of"}))
-    tool = table.text("tool") if "tool" in table.data else None
+    tool = table.name("tool") if "tool" in table.data else None
     return ArgCheck(table.text("arg"), parse_predicate(table.data), tool)
 
 
@@ -224,7 +231,7 @@ def _case(raw: Any, number: int, where: str, default_max: int | None) -> Case:
         raise table.fail(str(exc)) from None
     answer = table.text("reference_answer", limit=MAX_PROMPT_CHARS) if "reference_answer" in table.data else None
     return Case(
-        id=table.text("id", limit=80),
+        id=table.name("id"),
         prompt=table.text("prompt", limit=MAX_PROMPT_CHARS),
         expect=expect,
         tools=table.texts("tools"),
@@ -290,7 +297,7 @@ def load_suite(path: Path) -> Suite:
         if case.id in seen:
             raise SuiteError(f"{path}: two cases have the id {case.id!r}")
         seen.add(case.id)
-    name = table.text("name", path.stem, limit=80)
+    name = table.name("name", path.stem)
     description = table.text("description", "-", limit=MAX_PROMPT_CHARS)
     fixture = _fixture(table.data.get("fixture"), path)
     return Suite(name, description, path, fixture, cases, table.files())
