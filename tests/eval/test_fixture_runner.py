@@ -80,7 +80,8 @@ def test_an_after_check_does_not_follow_a_symlink_the_agent_made(tmp_path: Path)
         '[[case.after]]\nfile = "leak.txt"\ncontains = "secret"\n'
     )
     link = [[{"call": "run_command", "args": {"command": f"ln -s {secret} leak.txt && pwd"}}], [{"say": "linked"}]]
-    status, report, _ = run_eval(tmp_path, _script(tmp_path, {"Link it": link}), str(suite))
+    status, report, _ = run_eval(tmp_path, _script(tmp_path, {"Link it": link}), str(suite), "--threshold", "1")
+    assert status == 1
     case = report["suites"][0]["cases"][0]
     assert [e["ok"] for e in case["transcript"] if e["kind"] == "result"] == [True]  # the link was made
     assert case["checks"]["after"] is False and case["after"][0]["ok"] is False
@@ -90,13 +91,16 @@ def test_an_after_check_does_not_follow_a_symlink_the_agent_made(tmp_path: Path)
     assert copy.name.startswith("punie-eval-") and not copy.exists()
 
 
-def test_a_fixture_with_a_symlink_or_special_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_fixture_with_a_symlink_or_special_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     suite_dir = _project(tmp_path)
     (suite_dir / "project" / "passwd").symlink_to("/etc/passwd")
     with pytest.raises(FixtureError, match="symlink or special file"):
         scan(suite_dir / "project", {})
     (suite_dir / "mine.toml").write_text(SUITE)
-    assert main(["eval", "run", str(suite_dir / "mine.toml"), "--model", "test", "--json", str(tmp_path / "r.json")]) == 2
+    argv = ["eval", "run", str(suite_dir / "mine.toml"), "--model", "test", "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("punie: fixture") and "passwd" in err and "\n" not in err
     (suite_dir / "project" / "passwd").unlink()
@@ -120,6 +124,7 @@ def test_a_case_past_its_time_is_cancelled_and_reported(tmp_path: Path) -> None:
     suite.write_text('[[case]]\nid = "slow"\nprompt = "Wait"\nexpect = "tool"\n')
     wait = [[{"call": "run_command", "args": {"command": "sleep 60"}}], [{"say": "waited"}]]
     status, report, _ = run_eval(tmp_path, _script(tmp_path, {"Wait": wait}), str(suite), "--case-timeout", "1")
+    assert status == 0  # no threshold: the run itself went fine
     case = report["suites"][0]["cases"][0]
     assert case["metrics"]["stop_reason"] == "timeout" and case["error"] == "timed out after 1 s"
     assert case["passed"] is False

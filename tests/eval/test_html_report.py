@@ -42,8 +42,10 @@ def test_a_hostile_transcript_is_inert_text(tmp_path: Path) -> None:
     assert {"thought", "tool", "result", "text"} <= kinds
     carried = [e for e in case["transcript"] if "<script>alert(" in json.dumps(e, ensure_ascii=False)]
     assert len(carried) == 4  # thinking, arguments, tool output (the refusal quotes them), answer
-    assert "<script" not in page.lower() and "<img" not in page.lower() and "onerror=alert" not in page.replace(
-        "onerror=alert(1)&gt;", ""
+    assert (
+        "<script" not in page.lower()
+        and "<img" not in page.lower()
+        and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
     )
     assert page.count("&lt;script&gt;") >= 6  # suite name, case id, prompt, thought, arguments, output, answer
     # Nothing remote and no script at all: inline CSS and SVG, and a policy that forbids the rest.

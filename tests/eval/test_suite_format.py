@@ -44,7 +44,7 @@ def test_a_minimal_suite_loads(tmp_path: Path) -> None:
         (CASE + '[[case.args]]\narg = "p"\ncontains = "x"\nignore_case = "yes"\n', "ignore_case"),
         (CASE + '[[case.args]]\narg = "p"\ncontains = "x"\nrun = "rm -rf /"\n', "unknown key 'run'"),
         (CASE.replace('"tool"', '"maybe"'), "'expect' must be"),
-        (CASE + 'max_requests = 0\n', "max_requests"),
+        (CASE + "max_requests = 0\n", "max_requests"),
         (CASE + 'keywords = "one"\n', "'keywords' must be a list"),
         (CASE + 'tests_pass = "yes"\n', "true or false"),
         (CASE + CASE, "two cases have the id 'a'"),
