@@ -12,7 +12,8 @@ from punie_acp.evaluation.transcript import limit_hit, loop_guard_hit
 
 
 def _seen(calls: list[tuple[str, Any]], answer: str = "", **kw: Any) -> Observed:
-    base: dict[str, Any] = {"requests": len(calls) + 1, "stop_reason": "end_turn", "loop_guard": False, "after_ok": None}
+    base: dict[str, Any] = {"requests": len(calls) + 1, "stop_reason": "end_turn", "loop_guard": False}
+    base["after_ok"] = None
     return Observed(calls=calls, answer=answer, **{**base, **kw})
 
 
