@@ -2,7 +2,7 @@
 
 Three kinds of owner:
 - the server (model, draft model, limits, logging): flags, env `PUNIE_*`, the user file;
-- generation (max_tokens, temperature, top_p): per session, sent with every model request as
+- generation (max_tokens, temperature, top_p, seed): per session, sent with every model request as
   PydanticAI `model_settings`, so every backend honours them; a project may set them;
 - session policy (mode, command_timeout): a project may set them beneath flags and env, and a
   project's mode only ever makes the session stricter. `project_tools` (run the project's own

@@ -222,7 +222,7 @@ def test_key_given_twice_is_refused(user_file: Path, root: Path) -> None:
 
 def test_modes_match_the_core() -> None:
     assert set(MODE_ORDER) == set(MODES)
-    assert set(PROJECT_KEYS) == {"max_tokens", "temperature", "top_p", "mode", "command_timeout"}
+    assert set(PROJECT_KEYS) == {"max_tokens", "temperature", "top_p", "seed", "mode", "command_timeout"}
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
