@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # `punie serve` builds this parser too: what runs an evaluation is imported when one runs
     from punie_acp.evaluation.suite import Suite
+
+log = logging.getLogger(__name__)
 
 OWN_FLAGS = frozenset(
     {"command", "eval_command", "suites", "jobs", "threshold", "json", "html", "case_timeout", "a", "b", "max_drop"}
@@ -177,6 +180,15 @@ async def _run_async(args: argparse.Namespace, settings: Any, suites: list[Suite
         )
     except (ModelNotAvailable, FixtureError) as exc:
         print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        log.error("the evaluation failed unexpectedly", exc_info=exc)
+        where = settings.log_file or "the log file"
+        cause: BaseException = exc
+        while isinstance(cause, BaseExceptionGroup) and len(cause.exceptions) == 1:
+            cause = cause.exceptions[0]  # task groups wrap what they raise
+        summary = f"{type(cause).__name__}: {cause}".splitlines()[0][:300]
+        print(f"punie: the evaluation failed unexpectedly ({summary}); the details are in {where}", file=sys.stderr)
         return 2
     options = {"jobs": jobs, "case_timeout": args.case_timeout, "threshold": args.threshold}
     report = build_report(results, settings, identity, options, started)

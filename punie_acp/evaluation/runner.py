@@ -99,67 +99,98 @@ class EvalRun:
         try:
             return await self._in(root, case)
         finally:
-            await anyio.to_thread.run_sync(discard, root)
+            with anyio.CancelScope(shield=True):  # an interrupted run leaves no copy behind either
+                await anyio.to_thread.run_sync(discard, root)
 
     async def _in(self, root: Path, case: Case) -> dict[str, Any]:
-        session = self._core.open_session(str(root), lambda _sid: self._host)
         recorder = Recorder()
-        ended: TurnEnded | None = None
-        error: str | None = None
-        timed_out = False
         try:
-            async with anyio.create_task_group() as group:
-
-                async def watchdog() -> None:
-                    nonlocal timed_out
-                    await anyio.sleep(self._options.case_timeout)
-                    timed_out = True
-                    self._core.cancel(session.id)
-
-                group.start_soon(watchdog)
-                try:
-                    ended = await self._core.run_turn(session.id, case.prompt, recorder.emit)
-                except CoreError as exc:
-                    error = str(exc)
-                group.cancel_scope.cancel()
-            total = recorder.elapsed()
+            session = self._core.open_session(str(root), lambda _sid: self._host)
+        except CoreError as exc:  # the fixture's own [tool.punie] table is bad, say
+            recorder.ended(None, str(exc))
+            return _record(case, recorder, Outcome(None, str(exc), False, 0, 0.0), None, [])
+        try:
+            outcome = await self._turn(session.id, case, recorder)
+            recorder.ended(outcome.ended, outcome.error)
             after_ok, after = await after_checks(root, case)
         finally:
             self._core.close_session(session.id)
+        return _record(case, recorder, outcome, after_ok, after)
+
+    async def _turn(self, session_id: str, case: Case, recorder: Recorder) -> Outcome:
+        ended: TurnEnded | None = None
+        error: str | None = None
+        timed_out = False
+        async with anyio.create_task_group() as group:
+
+            async def watchdog() -> None:
+                nonlocal timed_out
+                await anyio.sleep(self._options.case_timeout)
+                timed_out = True
+                self._core.cancel(session_id)
+
+            group.start_soon(watchdog)
+            try:
+                ended = await self._core.run_turn(session_id, case.prompt, recorder.emit)
+            except CoreError as exc:
+                error = str(exc)
+            group.cancel_scope.cancel()
         if timed_out:
             error = f"timed out after {self._options.case_timeout:g} s"
-        recorder.ended(ended, error)
-        stop = "timeout" if timed_out else ("error" if error is not None else ended.stop_reason if ended else "error")
-        seen = Observed(
-            calls=recorder.calls,
-            answer=recorder.answer,
-            requests=self._counting.requests.pop(session.id, 0),
-            stop_reason=stop,
-            loop_guard=loop_guard_hit(ended),
-            after_ok=after_ok,
-        )
-        checks = score(case, seen)
-        metrics = {
-            "requests": seen.requests,
-            "tool_calls": len(recorder.calls),
-            "first_tool": recorder.calls[0][0] if recorder.calls else None,
-            "loop_guard": seen.loop_guard,
-            "limit_hit": limit_hit(ended),
-            "stop_reason": stop,
-            "ttft_s": recorder.first_output,
-            "total_s": total,
-            "input_tokens": recorder.input_tokens,
-            "output_tokens": recorder.output_tokens,
-        }
-        return {
-            "id": case.id,
-            "prompt": case.prompt,
-            "expect": case.expect,
-            "passed": passed(checks),
-            "checks": checks,
-            "metrics": metrics,
-            "after": after,
-            "error": error,
-            "answer": recorder.answer,
-            "transcript": recorder.entries,
-        }
+        requests = self._counting.requests.pop(session_id, 0)
+        return Outcome(ended, error, timed_out, requests, recorder.elapsed())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ended: TurnEnded | None
+    error: str | None
+    timed_out: bool
+    requests: int
+    total_s: float
+
+    @property
+    def stop(self) -> str:
+        if self.timed_out:
+            return "timeout"
+        if self.error is not None or self.ended is None:
+            return "error"
+        return self.ended.stop_reason
+
+
+def _record(
+    case: Case, recorder: Recorder, outcome: Outcome, after_ok: bool | None, after: list[dict[str, object]]
+) -> dict[str, Any]:
+    seen = Observed(
+        calls=recorder.calls,
+        answer=recorder.answer,
+        requests=outcome.requests,
+        stop_reason=outcome.stop,
+        loop_guard=loop_guard_hit(outcome.ended),
+        after_ok=after_ok,
+    )
+    checks = score(case, seen)
+    metrics = {
+        "requests": seen.requests,
+        "tool_calls": len(recorder.calls),
+        "first_tool": recorder.calls[0][0] if recorder.calls else None,
+        "loop_guard": seen.loop_guard,
+        "limit_hit": limit_hit(outcome.ended),
+        "stop_reason": outcome.stop,
+        "ttft_s": recorder.first_output,
+        "total_s": outcome.total_s,
+        "input_tokens": recorder.input_tokens,
+        "output_tokens": recorder.output_tokens,
+    }
+    return {
+        "id": case.id,
+        "prompt": case.prompt,
+        "expect": case.expect,
+        "passed": passed(checks),
+        "checks": checks,
+        "metrics": metrics,
+        "after": after,
+        "error": outcome.error,
+        "answer": recorder.answer,
+        "transcript": recorder.entries,
+    }

@@ -128,3 +128,17 @@ def test_a_case_past_its_time_is_cancelled_and_reported(tmp_path: Path) -> None:
     case = report["suites"][0]["cases"][0]
     assert case["metrics"]["stop_reason"] == "timeout" and case["error"] == "timed out after 1 s"
     assert case["passed"] is False
+
+
+def test_a_fixture_whose_settings_table_is_bad_fails_its_cases_not_the_run(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        '[files]\n"pyproject.toml" = "[tool.punie]\\nmodel = \\"http://evil\\"\\n"\n'
+        '[[case]]\nid = "one"\nprompt = "Hello"\nexpect = "direct"\n'
+        '[[case]]\nid = "two"\nprompt = "Hi"\nexpect = "direct"\n'
+    )
+    status, report, _ = run_eval(tmp_path, _script(tmp_path, {}), str(suite))
+    assert status == 0
+    for case in report["suites"][0]["cases"]:
+        assert case["metrics"]["stop_reason"] == "error" and not case["passed"]
+        assert "pyproject.toml" in case["error"] and "model" in case["error"] and "\n" not in case["error"]
