@@ -178,15 +178,15 @@ async def _run_async(args: argparse.Namespace, settings: Any, suites: list[Suite
         results = await EvalRun(backend, settings, RunOptions(jobs, args.case_timeout)).run(
             suites, await _progress(sum(len(s.cases) for s in suites))
         )
-    except (ModelNotAvailable, FixtureError) as exc:
-        print(f"punie: {exc}", file=sys.stderr)
-        return 2
     except Exception as exc:
-        log.error("the evaluation failed unexpectedly", exc_info=exc)
-        where = settings.log_file or "the log file"
         cause: BaseException = exc
         while isinstance(cause, BaseExceptionGroup) and len(cause.exceptions) == 1:
             cause = cause.exceptions[0]  # task groups wrap what they raise
+        if isinstance(cause, ModelNotAvailable | FixtureError):
+            print(f"punie: {cause}", file=sys.stderr)
+            return 2
+        log.error("the evaluation failed unexpectedly", exc_info=exc)
+        where = settings.log_file or "the log file"
         summary = f"{type(cause).__name__}: {cause}".splitlines()[0][:300]
         print(f"punie: the evaluation failed unexpectedly ({summary}); the details are in {where}", file=sys.stderr)
         return 2

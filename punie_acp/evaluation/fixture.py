@@ -47,6 +47,10 @@ class Fixture:
                 path = target / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            discard(target)
+            # e.g. a suite that makes `a` a file and `a/b.py` too
+            raise FixtureError(f"cannot make the case's copy of the fixture: {exc}") from None
         except BaseException:
             discard(target)
             raise

@@ -142,3 +142,13 @@ def test_a_fixture_whose_settings_table_is_bad_fails_its_cases_not_the_run(tmp_p
     for case in report["suites"][0]["cases"]:
         assert case["metrics"]["stop_reason"] == "error" and not case["passed"]
         assert "pyproject.toml" in case["error"] and "model" in case["error"] and "\n" not in case["error"]
+
+
+def test_files_that_cannot_both_exist_stop_the_run_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('[files]\n"a" = "x"\n"a/b.py" = "y"\n[[case]]\nid = "one"\nprompt = "Hello"\nexpect = "direct"\n')
+    assert main(["eval", "run", str(suite), "--model", "test", "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("punie: cannot make the case's copy of the fixture") and "\n" not in err
