@@ -46,7 +46,9 @@ class Predicate:
             return False  # a pattern too slow to decide counts as not matching
 
     def describe(self) -> str:
-        return f"{self.operator} {self.value!r}" + (" (any case)" if self.ignore_case else "")
+        # Text as written in the suite (repr would double every backslash of a pattern).
+        shown = f"'{self.value}'" if isinstance(self.value, str) else repr(self.value)
+        return f"{self.operator} {shown}" + (" (any case)" if self.ignore_case else "")
 
 
 def _fold(value: Any, ignore_case: bool) -> Any:

@@ -41,6 +41,7 @@ def test_the_oracle_passes_every_case(double_runs: Runs) -> None:
     fix = next(c for c in multistep["cases"] if c["id"] == "fix-failing-test")
     assert fix["after"][-1] == {"check": "the fixture's tests pass", "ok": True, "detail": fix["after"][-1]["detail"]}
     assert "4 passed" in fix["after"][-1]["detail"]
+    assert fix["after"][0] == {"check": "shop/pricing.py matches 'percent\\s*/\\s*100'", "ok": True}
     # The first test run (before the fix) failed in the transcript: the tool really ran on the buggy copy.
     results = [e for e in fix["transcript"] if e["kind"] == "result"]
     assert "failed" in results[0]["output"] and "passed" in results[-1]["output"]
