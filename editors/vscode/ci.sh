@@ -64,4 +64,69 @@ install_all() {
   install_code_server
 }
 
+install_npm_deps() {
+  # npm ci from the lockfile, skipped while node_modules matches it.
+  local want; want="$(sha256sum package-lock.json | cut -d' ' -f1)-$(node --version)"
+  if [ -f node_modules/.punie-lock ] && [ "$(cat node_modules/.punie-lock)" = "$want" ]; then return 0; fi
+  log "npm ci"
+  npm ci --no-fund --no-audit >&2
+  echo "$want" > node_modules/.punie-lock
+}
+
+build() {
+  log "type-check (tsc), bundle (esbuild), package (vsce)"
+  npx tsc -p . --noEmit
+  node esbuild.mjs
+  npx vsce package --no-dependencies --allow-missing-repository --skip-license -o dist/punie-vscode.vsix >&2
+  (cd out-test/host-extension &&
+    ../../node_modules/.bin/vsce package --no-dependencies --allow-missing-repository --skip-license \
+      -o ../punie-host-tests.vsix >&2)
+}
+
+PASSED=0
+FAILED=0
+count() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
+
+unit_layer() {
+  log "layer 1: unit tests (node --test) against punie serve"
+  local out="$HERE/.test-run-unit.log" rc=0
+  PUNIE_BIN="$PUNIE_BIN" node --test --test-concurrency=1 --test-reporter=spec out-test/unit/*.test.js > "$out" 2>&1 || rc=$?
+  cat "$out"
+  local pass fail
+  pass="$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)"
+  fail="$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)"
+  if [ -z "$pass" ]; then pass=0; fail=1; fi
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then fail=1; fi
+  count "$pass" "${fail:-0}"
+}
+
+vscode_layers() {
+  log "layers 2 and 3: extension-host tests and Playwright UI tests in code-server $CODE_SERVER_VERSION"
+  local out="$HERE/.test-run-vscode.log" rc=0
+  CODE_SERVER="$CS_DIR/bin/code-server" PUNIE_BIN="$PUNIE_BIN" CHROMIUM="$(command -v chromium)" \
+    SCREENSHOTS="$REPO/docs/screenshots" node out-test/ui/run.js > "$out" 2>&1 || rc=$?
+  cat "$out"
+  local line; line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)"
+  if [ -z "$line" ]; then count 0 1; return; fi
+  local pass fail; pass="${line%% passed*}"; fail="${line#*passed, }"; fail="${fail%% failed}"
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  count "$pass" "$fail"
+}
+
 if [ "${1:-}" = "install" ]; then install_all; exit 0; fi
+
+PUNIE_BIN="${PUNIE_BIN:-$REPO/.venv/bin/punie}"
+if [ ! -x "$PUNIE_BIN" ]; then
+  echo "punie: $PUNIE_BIN is missing; run ./uvw sync --extra dev first" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+install_all
+cd "$HERE"
+install_npm_deps
+build
+unit_layer
+vscode_layers
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

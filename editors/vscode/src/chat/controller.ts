@@ -79,8 +79,10 @@ export class ChatController implements ConversationSide {
   private async dispatch(message: FromWebview): Promise<void> {
     switch (message.type) {
       case "ready":
-        this.host.post({ type: "session", sessionId: this.sessionId, modes: this.modes });
         this.host.post({ type: "turn", running: this.running });
+        // A session right away: the mode picker is usable before the first prompt.
+        if (this.sessionId) this.postSession(this.sessionId);
+        else if (this.host.cwd()) await this.newSession();
         await this.listSessions();
         return;
       case "prompt":
@@ -129,7 +131,11 @@ export class ChatController implements ConversationSide {
     this.sessionId = sessionId;
     this.modes = modes;
     if (reset) this.host.post({ type: "reset" });
-    this.host.post({ type: "session", sessionId, modes });
+    this.postSession(sessionId);
+  }
+
+  private postSession(sessionId: string): void {
+    this.host.post({ type: "session", sessionId, modes: this.modes, root: this.host.cwd() ?? null });
   }
 
   /** The session to prompt: the current one, resumed on a restarted punie, or a new one. */
@@ -187,7 +193,7 @@ export class ChatController implements ConversationSide {
     const { connection, sessionId } = await this.ensureSession();
     await connection.agent.request("session/set_mode", { sessionId, modeId });
     if (this.modes) this.modes = { ...this.modes, currentModeId: modeId };
-    this.host.post({ type: "session", sessionId, modes: this.modes });
+    this.postSession(sessionId);
   }
 
   async listSessions(): Promise<void> {

@@ -22,7 +22,15 @@ export class ToolCards {
   private readonly terminals = new Map<string, HTMLElement[]>();
   private readonly terminalText = new Map<string, { output: string; exitStatus: acp.TerminalExitStatus | null }>();
 
+  /** The workspace folder: paths under it are shown relative to it. */
+  root: string | null = null;
+
   constructor(private readonly actions: CardActions) {}
+
+  private shown(file: string): string {
+    const root = this.root;
+    return root && file.startsWith(root + "/") ? file.slice(root.length + 1) : file;
+  }
 
   clear(): void {
     this.cards.clear();
@@ -78,7 +86,7 @@ export class ToolCards {
 
   private diffView(diff: acp.Diff): HTMLElement {
     const box = el("div", "diff");
-    box.append(el("div", "diff-path", diff.path));
+    box.append(el("div", "diff-path", this.shown(diff.path)));
     const pre = el("pre", "diff-lines");
     const lines = diffLines(diff.oldText, diff.newText);
     for (const line of lines.slice(0, MAX_DIFF_LINES)) {
@@ -115,7 +123,9 @@ export class ToolCards {
     box.replaceChildren();
     for (const location of locations.slice(0, 20)) {
       const line = location.line ?? null;
-      const link = el("button", "location", line ? `${location.path}:${line}` : location.path);
+      const name = this.shown(location.path);
+      const link = el("button", "location", line ? `${name}:${line}` : name);
+      link.title = location.path;
       link.addEventListener("click", () => this.actions.openFile(location.path, line));
       box.append(link);
     }

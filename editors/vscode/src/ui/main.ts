@@ -160,6 +160,7 @@ function receive(message: ToWebview): void {
     case "update":
       return applyUpdate(message.update);
     case "session":
+      cards.root = message.root;
       return setModes(message.modes);
     case "permission":
       flushOpen();

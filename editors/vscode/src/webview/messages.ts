@@ -3,7 +3,7 @@
 import type * as acp from "@agentclientprotocol/sdk";
 
 export type ToWebview =
-  | { type: "session"; sessionId: string | null; modes: acp.SessionModeState | null; title?: string | null }
+  | { type: "session"; sessionId: string; modes: acp.SessionModeState | null; root: string | null }
   | { type: "update"; update: acp.SessionUpdate }
   | { type: "permission"; requestId: number; toolCall: acp.ToolCallUpdate; options: acp.PermissionOption[] }
   | { type: "permissionDone"; requestId: number }
