@@ -1,6 +1,6 @@
 // The UI layer: a user's conversation in the chat view, step by step (each step waits on what it
 // needs to see, with generous failure timeouts; nothing is timed).
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { FrameLocator, Page } from "playwright-core";
 
@@ -45,9 +45,25 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** pids of the `punie serve` processes this test run started (their command line names its script). */
+function puniePids(script: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args.includes("serve") && args.includes(`script:${script}`)) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
 export function uiScenario({ page, workspace, screenshots, runDir }: ScenarioContext): Step[] {
   const view = chat(page);
   const hello = path.join(workspace, "hello.py");
+  const script = path.join(runDir, "model-script.json");
   return [
     {
       name: "the chat view opens in punie's activity-bar container with the mode picker",
@@ -94,7 +110,7 @@ export function uiScenario({ page, workspace, screenshots, runDir }: ScenarioCon
         const kinds = await card.locator(".permission button").evaluateAll((b) => b.map((x) => (x as HTMLElement).dataset.kind));
         if (kinds.join() !== "allow_once,allow_always,reject_once,reject_always") throw new Error(`options: ${kinds.join()}`);
         mkdirSync(screenshots, { recursive: true });
-        await page.screenshot({ path: path.join(runDir, "permission.png") });
+        await page.screenshot({ path: path.join(screenshots, "vscode-permission.png") });
         await card.locator("button[data-kind='allow_once']").click();
         await view.locator(".card[data-kind='edit'] .badge", { hasText: "completed" }).waitFor(LONG);
         await page.locator(".monaco-editor .view-lines", { hasText: "Say hello." }).first().waitFor(LONG);
@@ -128,6 +144,20 @@ export function uiScenario({ page, workspace, screenshots, runDir }: ScenarioCon
         if ((await view.locator(".message.user", { hasText: "Tell me a long story" }).count()) === 0) {
           throw new Error("the replay lacks the last prompt");
         }
+      },
+    },
+    {
+      name: "a punie that crashes is restarted with a visible notice and the chat goes on",
+      run: async () => {
+        const pids = puniePids(script);
+        if (!pids.length) throw new Error("no punie process found");
+        for (const pid of pids) process.kill(pid, "SIGKILL");
+        await page.locator(".notifications-toasts", { hasText: "Restarting punie" }).waitFor(LONG);
+        await view.locator(".notice.error", { hasText: "killed by SIGKILL" }).waitFor(LONG);
+        const answers = await view.locator(".message.answer", { hasText: "Here is what I found" }).count();
+        await send(view, "Please look at hello.py again");
+        await view.locator(".card[data-kind='read'] .badge", { hasText: "completed" }).last().waitFor(LONG);
+        await view.locator(".message.answer", { hasText: "Here is what I found" }).nth(answers).waitFor(LONG);
       },
     },
   ];
