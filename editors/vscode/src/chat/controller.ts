@@ -15,6 +15,7 @@ export interface ChatHost {
 
 interface PendingPermission {
   sessionId: string;
+  optionIds: string[];
   resolve(response: acp.RequestPermissionResponse): void;
 }
 
@@ -60,7 +61,8 @@ export class ChatController implements ConversationSide {
         this.host.post({ type: "permissionDone", requestId });
         resolve(response);
       };
-      this.pending.set(requestId, { sessionId: request.sessionId, resolve: finish });
+      const optionIds = request.options.map((o) => o.optionId);
+      this.pending.set(requestId, { sessionId: request.sessionId, optionIds, resolve: finish });
       signal.addEventListener("abort", () => finish({ outcome: { outcome: "cancelled" } }), { once: true });
       this.host.post({ type: "permission", requestId, toolCall: request.toolCall, options: request.options });
     });
@@ -185,7 +187,8 @@ export class ChatController implements ConversationSide {
 
   private answerPermission(requestId: number, optionId: string | null): void {
     const pending = this.pending.get(requestId);
-    if (!pending) return;
+    // Only an option punie offered is an answer (a forged id is not taken as anything).
+    if (!pending || (optionId !== null && !pending.optionIds.includes(optionId))) return;
     pending.resolve(optionId === null ? { outcome: { outcome: "cancelled" } } : { outcome: { outcome: "selected", optionId } });
   }
 

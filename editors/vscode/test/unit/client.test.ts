@@ -68,6 +68,39 @@ test("a write in ask mode asks permission; allow writes through the editor, reje
   assert.ok(failed, "the rejected write is a failed tool call");
 });
 
+test("the mode picker's choice reaches punie: in auto-edit a write needs no permission", async () => {
+  const h0 = start(["--model", "test"]);
+  const script = writeScript(h0.workspace, [
+    [{ call: "write_file", args: { path: "auto.txt", content: "auto\n" } }],
+    [{ say: "Done." }],
+  ]);
+  const h = start(["--model", `script:${script}`, "--mode", "ask"]);
+  await h.controller.handle({ type: "ready" });
+  const session = await h.view.waitFor((m) => m.type === "session" && m.modes !== null, "the session's modes");
+  assert.equal(session.type === "session" && session.modes?.currentModeId, "ask");
+  await h.controller.handle({ type: "setMode", modeId: "auto-edit" });
+  assert.equal(await h.controller.prompt("write it"), "end_turn");
+  assert.equal(h.view.messages.some((m) => m.type === "permission"), false);
+  assert.equal(readFileSync(path.join(h.workspace, "auto.txt"), "utf8"), "auto\n");
+});
+
+test("a permission answer with an option punie did not offer is ignored", async () => {
+  const h0 = start(["--model", "test"]);
+  const script = writeScript(h0.workspace, [
+    [{ call: "write_file", args: { path: "forged.txt", content: "x\n" } }],
+    [{ say: "Done." }],
+  ]);
+  const h = start(["--model", `script:${script}`, "--mode", "ask"]);
+  const turn = h.controller.prompt("write it");
+  const asked = await h.view.waitFor((m) => m.type === "permission", "the permission request");
+  if (asked.type !== "permission") return;
+  await h.controller.handle({ type: "permission", requestId: asked.requestId, optionId: "allow_everything_forever" });
+  assert.equal(h.view.messages.some((m) => m.type === "permissionDone"), false, "still waiting for a real answer");
+  await h.controller.handle({ type: "permission", requestId: asked.requestId, optionId: "reject_once" });
+  assert.equal(await turn, "end_turn");
+  assert.equal(existsSync(path.join(h.workspace, "forged.txt")), false);
+});
+
 test("stop during a long reply ends the turn as cancelled", async () => {
   const h0 = start(["--model", "test"]);
   const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(" ");
