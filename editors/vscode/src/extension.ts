@@ -56,7 +56,7 @@ export function activate(context: vscode.ExtensionContext): PunieApi {
   });
   const proposed = new ProposedContent();
   const files = new FileHandler(roots, new VsCodeDocuments(proposed));
-  const terminals: TerminalHandler = new TerminalHandler(roots, terminalViews(() => terminals, provider));
+  const terminals = new TerminalHandler(roots, terminalViews(provider));
   const side = composeSide(files, terminals, controller);
 
   const supervisor = new Supervisor(

@@ -29,6 +29,9 @@ function writeModelScript(file: string): void {
     [{ say: answer }],
     [{ say: "I'll add a module docstring." }, { call: "write_file", args: { path: "hello.py", content: '"""Say hello."""\n\nprint("hello")\n' } }],
     [{ say: "Added the docstring to `hello.py`." }],
+    [{ call: "update_plan", args: { entries: [{ content: "Check the greeting", status: "completed" }, { content: "Run it", status: "in_progress" }, { content: "Report back" }] } }],
+    [{ call: "run_command", args: { command: "echo hello from the terminal" } }],
+    [{ say: "The command printed its greeting." }],
     [{ say: `Once upon a time ${story}` }],
   ];
   writeFileSync(file, JSON.stringify({ chunk_delay: 0.02, responses }));

@@ -120,6 +120,22 @@ export function uiScenario({ page, workspace, screenshots, runDir }: ScenarioCon
       },
     },
     {
+      name: "the plan is shown; a command runs after Allow and its terminal output fills the card",
+      run: async () => {
+        await send(view, "Make a plan and run the greeting");
+        await view.locator("#plan .plan-entry[data-status='in_progress']", { hasText: "Run it" }).waitFor(LONG);
+        await view.locator("#plan .plan-entry[data-status='completed']", { hasText: "Check the greeting" }).waitFor(LONG);
+        const card = view.locator(".card.asking[data-kind='execute']");
+        await card.waitFor(LONG);
+        await card.locator("button[data-kind='allow_once']").click();
+        await view.locator(".card[data-kind='execute'] pre.terminal", { hasText: "hello from the terminal" }).waitFor(LONG);
+        await view.locator(".card[data-kind='execute'] pre.terminal", { hasText: "[exit 0]" }).waitFor(LONG);
+        await view.locator(".card[data-kind='execute'] .badge", { hasText: "completed" }).waitFor(LONG);
+        await view.locator(".message.answer", { hasText: "printed its greeting" }).waitFor(LONG);
+        await page.screenshot({ path: path.join(screenshots, "vscode-terminal.png") });
+      },
+    },
+    {
       name: "Stop mid-reply cancels the turn",
       run: async () => {
         await send(view, "Tell me a long story");
