@@ -83,7 +83,18 @@ export class AgentConnection {
         lastLines.push(String(error.message));
         resolve({ code: null, signal: null, lastLines });
       });
-      child.on("exit", (code, signal) => resolve({ code, signal, lastLines }));
+      // After "exit", stderr may still hold the reason: read it to its end, but not for long (a
+      // process punie started could keep the pipe open).
+      child.on("exit", (code, signal) => {
+        const done = (): void => {
+          if (partial) lastLines.push(partial);
+          partial = "";
+          resolve({ code, signal, lastLines });
+        };
+        if (child.stderr.readableEnded) return done();
+        child.stderr.once("end", done);
+        setTimeout(done, 500);
+      });
     });
     // A write to a dead child's stdin must not become an uncaught exception.
     child.stdin.on("error", () => undefined);
@@ -107,9 +118,11 @@ export class AgentConnection {
       ]);
       return new AgentConnection(child, connection, initialized, exited);
     } catch (error) {
+      // Its stdout may close before the process is gone: give it a moment to say why it stopped.
+      const exit = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 3000, undefined))]);
       child.kill();
       connection.close(error);
-      throw error;
+      throw exit ? new Error(describeExit(exit)) : error;
     }
   }
 
