@@ -85,6 +85,9 @@ build() {
 
 PASSED=0
 FAILED=0
+SUMMARY_DONE=""
+# Whatever stops the script (an install or build step failing), it ends with the count line.
+trap 'rc=$?; if [ -z "$SUMMARY_DONE" ]; then echo "$PASSED passed, $((FAILED + (rc != 0 ? 1 : 0))) failed"; fi' EXIT
 count() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); }
 
 unit_layer() {
@@ -106,19 +109,18 @@ vscode_layers() {
   CODE_SERVER="$CS_DIR/bin/code-server" PUNIE_BIN="$PUNIE_BIN" CHROMIUM="$(command -v chromium)" \
     SCREENSHOTS="$REPO/docs/screenshots" node out-test/ui/run.js > "$out" 2>&1 || rc=$?
   cat "$out"
-  local line; line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)"
+  local line; line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 || true)"
   if [ -z "$line" ]; then count 0 1; return; fi
   local pass fail; pass="${line%% passed*}"; fail="${line#*passed, }"; fail="${fail%% failed}"
   if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
   count "$pass" "$fail"
 }
 
-if [ "${1:-}" = "install" ]; then install_all; exit 0; fi
+if [ "${1:-}" = "install" ]; then SUMMARY_DONE=1; install_all; exit 0; fi
 
 PUNIE_BIN="${PUNIE_BIN:-$REPO/.venv/bin/punie}"
 if [ ! -x "$PUNIE_BIN" ]; then
   echo "punie: $PUNIE_BIN is missing; run ./uvw sync --extra dev first" >&2
-  echo "0 passed, 1 failed"
   exit 1
 fi
 
@@ -128,5 +130,6 @@ install_npm_deps
 build
 unit_layer
 vscode_layers
+SUMMARY_DONE=1
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
