@@ -107,7 +107,7 @@ vscode_layers() {
   log "layers 2 and 3: extension-host tests and Playwright UI tests in code-server $CODE_SERVER_VERSION"
   local out="$HERE/.test-run-vscode.log" rc=0
   CODE_SERVER="$CS_DIR/bin/code-server" PUNIE_BIN="$PUNIE_BIN" CHROMIUM="$(command -v chromium)" \
-    SCREENSHOTS="$REPO/docs/screenshots" node out-test/ui/run.js > "$out" 2>&1 || rc=$?
+    SCREENSHOTS="${PUNIE_SCREENSHOTS:-$HERE/.test-run-screenshots}" node out-test/ui/run.js > "$out" 2>&1 || rc=$?
   cat "$out"
   local line; line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1 || true)"
   if [ -z "$line" ]; then count 0 1; return; fi
