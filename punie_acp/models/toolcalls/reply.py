@@ -1,33 +1,45 @@
 """Streaming split of a Qwen3 reply into reasoning, answer text and tool calls.
 
-mlx-lm's `TextStateMachine` does the marker work (`<think>`, `</think>`, `<tool_call>`,
-`</tool_call>`, matched on decoded text, partial markers held back). On top of it this adds the
-recovery the Qwen family needs, as extra states:
+`MarkerMachine` does the marker work (`<think>`, `</think>`, `<tool_call>`, `</tool_call>`, matched
+on decoded text, partial markers held back). On top of it this adds the recovery the Qwen family
+needs, as extra states:
 
 - a ```json fence holding a call instead of tags (held back until the fence closes, then a tool call
   if it names a known tool, otherwise emitted as the text it was);
 - a call with no opening tag: `{"name"` / `{'name'` / `<function=` in answer text opens a "bare"
   block that ends when the object (or `</function>`) closes — a stray `</tool_call>` is dropped;
-- several calls in one reply, several in one block, single-quoted JSON (see `toolcalls.py`).
+- several calls in one reply, several in one block, single-quoted JSON (see `calls.py`).
 
 A block that cannot be parsed still becomes a `ToolCallEnd` with `error` set: it is never dropped.
+A block longer than `MAX_BLOCK_CHARS` becomes such a failed call at once and the rest of it is
+dropped, so a runaway call costs bounded memory and parsing time.
 The start of a call is detected at its opening marker (text streaming stops there); the call itself
 is emitted once its block is complete.
 Whitespace between parts is trimmed (at the start of a part, and before a tool call or the end;
 held back until more text shows it is inside the part); the rest streams as it arrives.
+
+An OpenAI-compatible server sends reasoning and answer on two channels (`reasoning` /
+`reasoning_content` and `content`): `feed(text, channel=…)` switches between them unless a call is
+open, so a call that starts on one channel and ends on the other is still one call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from punie_acp.models.mlx.toolcalls import ParsedCall, parse_tool_block, scan_object
+from punie_acp.models.toolcalls.calls import ObjectScanner, ParsedCall, find_name, parse_tool_block
+from punie_acp.models.toolcalls.markers import MarkerMachine
 
 NORMAL, REASONING, TOOL, FENCE = "normal", "reasoning", "tool", "fence"
 BARE = "bare:"  # + the marker that opened the block, which is part of the call
 _BARE_MARKERS = ('{"name"', '{ "name"', "{'name'", "<function=")
+_FUNCTION_END = "</function>"
+# A real call is a few KiB (a whole file written is the big case); past this it is runaway output.
+MAX_BLOCK_CHARS = 1 << 20
+
+Channel = Literal["content", "reasoning"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +91,8 @@ class ReplyParser:
         initial: str = NORMAL,
         think: tuple[str, str] = ("<think>", "</think>"),
         tool: tuple[str, str] = ("<tool_call>", "</tool_call>"),
+        max_block_chars: int = MAX_BLOCK_CHARS,
     ) -> None:
-        from mlx_lm.generate import TextStateMachine
-
         self._tools = list(tools)
         self._tool_open = tool[0]
         self._names: Collection[str] = {t["function"]["name"] for t in self._tools if "function" in t}
@@ -94,22 +105,23 @@ class ReplyParser:
         }
         for marker in _BARE_MARKERS:
             transitions[BARE + marker] = [(tool[1], NORMAL)]
-        self._machine = TextStateMachine(transitions)  # type: ignore[no-untyped-call]
-        self._state: Any = self._machine.make_state(initial)  # type: ignore[no-untyped-call]
+        self._machine = MarkerMachine(transitions, initial)
         self._current = initial
         self._text, self._thinking = _Run(), _Run()
         self._block = ""
+        self._discarding = False  # the open block ran past the limit: already reported, rest dropped
+        self._scanner = ObjectScanner()
+        self._scanned = 0  # how much of a bare `<function=` block was searched for its end
+        self._max_block = max_block_chars
         self._next_index = 0
         self.tool_calls = 0
 
     # -- public ---------------------------------------------------------------------------
 
-    def feed(self, text: str) -> list[ParseEvent]:
-        from mlx_lm.generate import TextStateMachine
-
-        events: list[ParseEvent] = []
-        self._state, segments = TextStateMachine.split(self._state, text)  # type: ignore[no-untyped-call]
-        for state, chunk in segments:
+    def feed(self, text: str, channel: Channel | None = None) -> list[ParseEvent]:
+        """Parse the next piece; `channel` is the server's field it came in (None: one stream)."""
+        events = self._switch_channel(channel)
+        for state, chunk in self._machine.split(text):
             if state != self._current:
                 events += self._close()
                 self._open(state)
@@ -125,11 +137,8 @@ class ReplyParser:
         opening marker), so the turn ends with the reply as far as it got — running or retrying a
         call that was never finished would only hit the same limit again.
         """
-        from mlx_lm.generate import TextStateMachine
-
-        self._state, rest, _ = TextStateMachine.flush(self._state)  # type: ignore[no-untyped-call]
-        events = self._add(rest)
-        if truncated and self._current not in (NORMAL, REASONING):
+        events = self._add(self._machine.flush())
+        if truncated and self._current not in (NORMAL, REASONING) and not self._discarding:
             opener = {TOOL: self._tool_open, FENCE: "```json"}.get(self._current, "")
             events += self._as_text(opener + self._block)
             self._block = ""
@@ -140,6 +149,15 @@ class ReplyParser:
 
     # -- states ---------------------------------------------------------------------------
 
+    def _switch_channel(self, channel: Channel | None) -> list[ParseEvent]:
+        wanted = {None: self._current, "reasoning": REASONING, "content": NORMAL}[channel]
+        if wanted == self._current or self._current not in (NORMAL, REASONING):
+            return []  # same channel, or a call is open: it continues whichever field carries it
+        events = self._close()
+        self._open(wanted)
+        self._machine.state = wanted  # held-back text (a partial marker) carries over
+        return events
+
     def _open(self, state: str) -> None:
         self._current = state
         if state == REASONING:
@@ -147,6 +165,9 @@ class ReplyParser:
             self._text.reset()  # text after the reasoning is a new part
         elif state != NORMAL:
             self._block = state[len(BARE) :] if state.startswith(BARE) else ""
+            self._scanner, self._scanned = ObjectScanner(), 0
+            if state.startswith(BARE):
+                self._scanner.feed(self._block)
 
     def _add(self, chunk: str) -> list[ParseEvent]:
         if not chunk:
@@ -157,12 +178,25 @@ class ReplyParser:
         if self._current == REASONING:
             out = self._thinking.add(chunk)
             return [ThinkingDelta(out)] if out else []
+        if self._discarding:
+            return []
         self._block += chunk  # held back: a call is only emitted once complete
+        if len(self._block) > self._max_block:
+            return self._overflow()
         return []
+
+    def _overflow(self) -> list[ParseEvent]:
+        head = self._block[:2000]
+        self._block, self._discarding = "", True
+        error = f"the tool call is longer than {self._max_block} characters; split the work into smaller calls"
+        return self._emit_calls([ParsedCall(find_name(head), None, head, error)])
 
     def _close(self, final: bool = False) -> list[ParseEvent]:
         state, block = self._current, self._block
         self._block = ""
+        if self._discarding:
+            self._discarding = False
+            return []
         if state in (NORMAL, REASONING):
             return []
         if state == TOOL:
@@ -176,19 +210,26 @@ class ReplyParser:
 
     def _maybe_end_bare(self) -> list[ParseEvent]:
         """A bare block ends where its object (or `</function>`) closes; the rest is text again."""
-        block = self._block
-        if self._current == BARE + "<function=":
-            cut = block.find("</function>")
-            end = None if cut < 0 else cut + len("</function>")
-        else:
-            end = scan_object(block)
+        if self._discarding:
+            return []
+        end = self._bare_end()
         if end is None:
             return []
+        block = self._block
         self._block = block[:end]
         events = self._close()
-        pending = self._state[3]
-        self._state, self._current = self._machine.make_state(NORMAL), NORMAL  # type: ignore[no-untyped-call]
+        pending = self._machine.reset(NORMAL)
+        self._current = NORMAL
         return events + self.feed(block[end:] + pending)
+
+    def _bare_end(self) -> int | None:
+        block = self._block
+        if self._current == BARE + "<function=":
+            # Only the new text (and a marker's length before it) can hold the end: no rescans.
+            cut = block.find(_FUNCTION_END, max(0, self._scanned - len(_FUNCTION_END)))
+            self._scanned = len(block)
+            return None if cut < 0 else cut + len(_FUNCTION_END)
+        return self._scanner.feed(block[self._scanner.seen :])
 
     # -- helpers --------------------------------------------------------------------------
 
