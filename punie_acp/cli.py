@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow edits and commands without asking (default: refuse them, since no one can be asked)",
     )
+    from punie_acp.export.args import add_parser as add_export
+
+    add_export(sub)
     return parser
 
 
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "export":
+        from punie_acp.export.command import main as export
+
+        return export(args)
     return _ask(args)
 
 

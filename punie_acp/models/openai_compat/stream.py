@@ -25,9 +25,15 @@ from openai.types.chat import chat_completion_chunk
 from pydantic_ai.messages import ModelResponseStreamEvent
 from pydantic_ai.models.openai import OpenAIStreamedResponse
 
-from punie_acp.models.toolcalls import ParseEvent, ReplyDelta, ReplyParser, ThinkingDelta, ToolCallEnd
+from punie_acp.models.toolcalls import (
+    INVALID_TOOL_NAME,
+    ParseEvent,
+    ReplyDelta,
+    ReplyParser,
+    ThinkingDelta,
+    ToolCallEnd,
+)
 
-INVALID_TOOL_NAME = "invalid_tool_call"
 _REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM may send both with the same text
 
 

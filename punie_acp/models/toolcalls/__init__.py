@@ -2,7 +2,7 @@
 calls), recovered from a streamed reply; shared by the in-process mlx backend and the
 OpenAI-compatible one, and free of mlx so either can use it alone."""
 
-from punie_acp.models.toolcalls.calls import ParsedCall, parse_tool_block
+from punie_acp.models.toolcalls.calls import INVALID_TOOL_NAME, ParsedCall, parse_tool_block
 from punie_acp.models.toolcalls.reply import (
     NORMAL,
     REASONING,
@@ -14,6 +14,7 @@ from punie_acp.models.toolcalls.reply import (
 )
 
 __all__ = [
+    "INVALID_TOOL_NAME",
     "NORMAL",
     "REASONING",
     "ParseEvent",

@@ -28,6 +28,11 @@ _STRING_OR_WORD = re.compile(r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\b(?:true|f
 _PY_WORDS = {"true": "True", "false": "False", "null": "None"}
 
 
+# The tool name given to a call whose name could not be read: PydanticAI answers it with
+# "Unknown tool name … Available tools: …", so the model is told and can retry.
+INVALID_TOOL_NAME = "invalid_tool_call"
+
+
 @dataclass(frozen=True)
 class ParsedCall:
     name: str | None
