@@ -142,6 +142,10 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings({"session_store": args.session_store} if args.session_store else {})
+    except ValueError as exc:  # a bad setting: the same one line as every punie command
+        print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    try:
         marking = bool(args.mark_good or args.unmark_good)
         request = None if marking else prepare(args, settings.model)
         path = store_path(settings.session_store)
@@ -158,9 +162,9 @@ def main(args: argparse.Namespace) -> int:
     except ExportFailed as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return exc.code
-    except (ValueError, StoreUnavailable) as exc:
+    except StoreUnavailable as exc:
         print(f"punie: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ValueError) else 1
+        return 1
     return 0
 
 

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import httpx2
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -124,12 +123,16 @@ class LocalServerModel(OpenAIChatModel):
         return ModelNotAvailable(explain_model_failure(error, self._base_url) or str(error))
 
 
+_BROKE_OFF = ("RemoteProtocolError", "ReadError")
+
+
 def _broke_off(error: BaseException) -> BaseException | None:
     """The cause, when the server went away after it had started answering (not: could not be reached)."""
     seen: set[int] = set()
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError):
+        # HTTPX2's errors (the SDK's HTTP library, not punie's dependency), by name.
+        if any(c.__name__ in _BROKE_OFF for c in type(cause).__mro__):
             return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__

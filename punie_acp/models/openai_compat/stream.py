@@ -19,11 +19,13 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openai.types.chat import chat_completion_chunk
 from pydantic_ai.messages import ModelResponseStreamEvent
 from pydantic_ai.models.openai import OpenAIStreamedResponse
+
+if TYPE_CHECKING:  # the OpenAI SDK is PydanticAI's dependency; only its types are named here
+    from openai.types.chat import chat_completion_chunk
 
 from punie_acp.models.toolcalls import (
     INVALID_TOOL_NAME,
