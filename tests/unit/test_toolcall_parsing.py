@@ -221,3 +221,27 @@ def test_channels_switch_between_reasoning_and_text_but_not_inside_a_call() -> N
     assert thinking_of(events) == "Planning"
     assert calls_of(events) == [("list_dir", {}, None)]
     assert text_of(events) == "Answer."
+
+
+def test_thousands_of_untagged_calls_in_one_piece() -> None:
+    parser = ReplyParser(TOOLS)
+    events = parser.feed('{"name": "list_dir", "arguments": {}}\n' * 3000) + parser.finish()
+    assert calls_of(events) == [("list_dir", {}, None)] * 3000  # a loop, not one recursion per call
+
+
+def test_a_piece_full_of_markers_is_read_in_one_pass() -> None:
+    # Each stray closing tag is dropped; searched naively (every marker kind again after each one)
+    # this is ~10^11 steps and runs into the test timeout.
+    parser = ReplyParser(TOOLS)
+    events = parser.feed("a</tool_call>" * 100_000) + parser.finish()
+    assert text_of(events) == "a" * 100_000
+
+
+def test_an_untagged_call_closed_by_a_stray_tag_later_in_the_same_piece() -> None:
+    events = parse('{"name": "list_dir", "arguments": {}} and more text</tool_call>Answer.', step=1000)
+    assert calls_of(events) == [("list_dir", {}, None)]
+    assert text_of(events) == "and more textAnswer."
+    several = parse(
+        '{"name": "list_dir", "arguments": {}}\n{"name": "read_file", "arguments": {}}</tool_call>', step=1000
+    )
+    assert [name for name, _, _ in calls_of(several)] == ["list_dir", "read_file"]

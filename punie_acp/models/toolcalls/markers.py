@@ -25,39 +25,43 @@ class MarkerMachine:
         return held
 
     def split(self, text: str) -> list[tuple[str, str]]:
-        """(state, text) segments for `text`; a marker ends one segment and starts the next."""
+        """(state, text) segments for `text`; a marker ends one segment and starts the next.
+
+        Linear in the text: each marker's next position is searched once and kept until passed,
+        so a piece holding thousands of markers costs no more than one scan per marker kind.
+        """
         buffer = self.pending + text
         segments: list[tuple[str, str]] = []
-        while True:
-            edges = self._transitions.get(self.state, [])
-            found = _first_marker(buffer, edges)
-            if found is None:
-                break
-            at, marker, target = found
-            segments.append((self.state, buffer[:at]))
-            buffer = buffer[at + len(marker) :]
+        at = 0
+        next_at: dict[str, int] = {}
+        while (found := self._next_marker(buffer, at, next_at)) is not None:
+            where, marker, target = found
+            segments.append((self.state, buffer[at:where]))
+            at = where + len(marker)
             self.state = target
             segments.append((self.state, ""))
-        held = _partial_suffix(buffer, [marker for marker, _ in self._transitions.get(self.state, [])])
-        self.pending = buffer[len(buffer) - held :] if held else ""
-        segments.append((self.state, buffer[: len(buffer) - held]))
+        tail = buffer[at:]
+        held = _partial_suffix(tail, [marker for marker, _ in self._transitions.get(self.state, [])])
+        self.pending = tail[len(tail) - held :] if held else ""
+        segments.append((self.state, tail[: len(tail) - held]))
         return segments  # empty segments kept: they mark a state entered and left (an empty block)
+
+    def _next_marker(self, buffer: str, at: int, next_at: dict[str, int]) -> tuple[int, str, str] | None:
+        best: tuple[int, str, str] | None = None
+        for marker, target in self._transitions.get(self.state, []):
+            where = next_at.get(marker)
+            if where is None or 0 <= where < at:  # not searched yet, or passed: search from here
+                where = next_at[marker] = buffer.find(marker, at)
+            if where < 0:
+                continue
+            if best is None or where < best[0] or (where == best[0] and len(marker) > len(best[1])):
+                best = (where, marker, target)
+        return best
 
     def flush(self) -> str:
         """The held-back text, at the end of the stream (it never became a marker)."""
         rest, self.pending = self.pending, ""
         return rest
-
-
-def _first_marker(buffer: str, edges: Sequence[tuple[str, str]]) -> tuple[int, str, str] | None:
-    best: tuple[int, str, str] | None = None
-    for marker, target in edges:
-        at = buffer.find(marker)
-        if at < 0:
-            continue
-        if best is None or at < best[0] or (at == best[0] and len(marker) > len(best[1])):
-            best = (at, marker, target)
-    return best
 
 
 def _partial_suffix(buffer: str, markers: Sequence[str]) -> int:

@@ -83,6 +83,36 @@ class _Run:
         self.started, self.pending = False, ""
 
 
+class _Block:
+    """The text of an open call, kept as pieces and joined once: streaming a long call one token at
+    a time must not copy it over and over."""
+
+    def __init__(self, opener: str = "") -> None:
+        self._pieces = [opener] if opener else []
+        self.size = len(opener)
+
+    def add(self, chunk: str) -> None:
+        self._pieces.append(chunk)
+        self.size += len(chunk)
+
+    def tail(self, n: int) -> str:
+        out = ""
+        for piece in reversed(self._pieces):
+            out = piece + out
+            if len(out) >= n:
+                break
+        return out[-n:] if n else ""
+
+    def text(self) -> str:
+        joined = "".join(self._pieces)
+        self._pieces = [joined] if joined else []
+        return joined
+
+
+def _looks_like_call(text: str) -> bool:
+    return text.lstrip().startswith(("{", "[", "<function="))
+
+
 class ReplyParser:
     def __init__(
         self,
@@ -108,10 +138,10 @@ class ReplyParser:
         self._machine = MarkerMachine(transitions, initial)
         self._current = initial
         self._text, self._thinking = _Run(), _Run()
-        self._block = ""
+        self._block = _Block()
+        self._bare_end: int | None = None  # where the open bare block's call ends, once seen
         self._discarding = False  # the open block ran past the limit: already reported, rest dropped
         self._scanner = ObjectScanner()
-        self._scanned = 0  # how much of a bare `<function=` block was searched for its end
         self._max_block = max_block_chars
         self._next_index = 0
         self.tool_calls = 0
@@ -121,14 +151,15 @@ class ReplyParser:
     def feed(self, text: str, channel: Channel | None = None) -> list[ParseEvent]:
         """Parse the next piece; `channel` is the server's field it came in (None: one stream)."""
         events = self._switch_channel(channel)
-        for state, chunk in self._machine.split(text):
-            if state != self._current:
-                events += self._close()
-                self._open(state)
-            events += self._add(chunk)
-        if self._current.startswith(BARE):
-            events += self._maybe_end_bare()
-        return events
+        while True:  # a loop, not recursion: one piece may hold any number of untagged calls
+            for state, chunk in self._machine.split(text):
+                if state != self._current:
+                    events += self._close()
+                    self._open(state)
+                events += self._add(chunk)
+            if not self._current.startswith(BARE) or self._bare_end is None:
+                return events
+            text = self._end_bare(events)
 
     def finish(self, truncated: bool = False) -> list[ParseEvent]:
         """End of the reply. `truncated`: cut off (max_tokens, repetition guard), not stopped by the model.
@@ -140,8 +171,8 @@ class ReplyParser:
         events = self._add(self._machine.flush())
         if truncated and self._current not in (NORMAL, REASONING) and not self._discarding:
             opener = {TOOL: self._tool_open, FENCE: "```json"}.get(self._current, "")
-            events += self._as_text(opener + self._block)
-            self._block = ""
+            events += self._as_text(opener + self._block.text())
+            self._block = _Block()
         else:
             events += self._close(final=True)
         self._current = NORMAL
@@ -160,14 +191,15 @@ class ReplyParser:
 
     def _open(self, state: str) -> None:
         self._current = state
+        self._bare_end = None
         if state == REASONING:
             self._thinking.reset()
             self._text.reset()  # text after the reasoning is a new part
         elif state != NORMAL:
-            self._block = state[len(BARE) :] if state.startswith(BARE) else ""
-            self._scanner, self._scanned = ObjectScanner(), 0
-            if state.startswith(BARE):
-                self._scanner.feed(self._block)
+            opener = state[len(BARE) :] if state.startswith(BARE) else ""
+            self._block = _Block(opener)
+            self._scanner = ObjectScanner()
+            self._scanner.feed(opener)
 
     def _add(self, chunk: str) -> list[ParseEvent]:
         if not chunk:
@@ -180,20 +212,30 @@ class ReplyParser:
             return [ThinkingDelta(out)] if out else []
         if self._discarding:
             return []
-        self._block += chunk  # held back: a call is only emitted once complete
-        if len(self._block) > self._max_block:
+        if self._current.startswith(BARE) and self._bare_end is None:
+            self._bare_end = self._find_bare_end(chunk)
+        self._block.add(chunk)  # held back: a call is only emitted once complete
+        if self._block.size > self._max_block:
             return self._overflow()
         return []
 
+    def _find_bare_end(self, chunk: str) -> int | None:
+        """Where the bare block ends (its object, or `</function>`), if `chunk` completes it."""
+        if self._current != BARE + "<function=":
+            return self._scanner.feed(chunk)
+        tail = self._block.tail(len(_FUNCTION_END) - 1)
+        cut = (tail + chunk).find(_FUNCTION_END)
+        return None if cut < 0 else self._block.size - len(tail) + cut + len(_FUNCTION_END)
+
     def _overflow(self) -> list[ParseEvent]:
-        head = self._block[:2000]
-        self._block, self._discarding = "", True
+        head = self._block.text()[:2000]
+        self._block, self._discarding = _Block(), True
         error = f"the tool call is longer than {self._max_block} characters; split the work into smaller calls"
         return self._emit_calls([ParsedCall(find_name(head), None, head, error)])
 
     def _close(self, final: bool = False) -> list[ParseEvent]:
-        state, block = self._current, self._block
-        self._block = ""
+        state, block = self._current, self._block.text()
+        self._block = _Block()
         if self._discarding:
             self._discarding = False
             return []
@@ -201,35 +243,31 @@ class ReplyParser:
             return []
         if state == TOOL:
             return self._emit_calls(parse_tool_block(block, self._tools))
-        calls = parse_tool_block(block, self._tools)
-        if state == FENCE and not self._is_call(calls):
+        if state.startswith(BARE) and self._bare_end is not None:
+            # Closed by a stray `</tool_call>` after the object: more calls, or text, follow it.
+            block, rest = block[: self._bare_end], block[self._bare_end :]
+            return self._close_bare(block) + (self._close_bare(rest) if _looks_like_call(rest) else self._as_text(rest))
+        if state == FENCE:
+            calls = parse_tool_block(block, self._tools)
+            if self._is_call(calls):
+                return self._emit_calls(calls)
             return self._as_text("```json" + block + ("" if final else "```"))
-        if state.startswith(BARE) and not self._is_call(calls):
-            return self._as_text(block)
-        return self._emit_calls(calls)
+        return self._close_bare(block)
 
-    def _maybe_end_bare(self) -> list[ParseEvent]:
-        """A bare block ends where its object (or `</function>`) closes; the rest is text again."""
-        if self._discarding:
-            return []
-        end = self._bare_end()
-        if end is None:
-            return []
-        block = self._block
-        self._block = block[:end]
-        events = self._close()
+    def _close_bare(self, block: str) -> list[ParseEvent]:
+        calls = parse_tool_block(block, self._tools)
+        return self._emit_calls(calls) if self._is_call(calls) else self._as_text(block)
+
+    def _end_bare(self, events: list[ParseEvent]) -> str:
+        """Close the bare block at its end; the text after it, to be read again as answer text."""
+        assert self._bare_end is not None
+        block = self._block.text()
+        end, self._bare_end = self._bare_end, None
+        self._block = _Block()
+        events += self._close_bare(block[:end])
         pending = self._machine.reset(NORMAL)
         self._current = NORMAL
-        return events + self.feed(block[end:] + pending)
-
-    def _bare_end(self) -> int | None:
-        block = self._block
-        if self._current == BARE + "<function=":
-            # Only the new text (and a marker's length before it) can hold the end: no rescans.
-            cut = block.find(_FUNCTION_END, max(0, self._scanned - len(_FUNCTION_END)))
-            self._scanned = len(block)
-            return None if cut < 0 else cut + len(_FUNCTION_END)
-        return self._scanner.feed(block[self._scanner.seen :])
+        return block[end:] + pending
 
     # -- helpers --------------------------------------------------------------------------
 
