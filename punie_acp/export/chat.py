@@ -41,6 +41,7 @@ MISSING_RESULTS = "a tool call without its result"
 SHORTENED_RESULTS = "tool results shortened to save context"
 BROKEN_CALL = "a tool call that could not be parsed"
 NO_REPLY = "no model reply"
+NOT_UNICODE = "text that is not valid Unicode (a lone surrogate)"
 
 
 class Skip(Exception):
@@ -72,6 +73,10 @@ def to_example(history: Sequence[ModelMessage]) -> Example:
         raise Skip(MISSING_RESULTS)
     if not any(m["role"] == "assistant" for m in example.messages):
         raise Skip(NO_REPLY)
+    try:  # a tokenizer cannot take a lone surrogate (a client may send one): it would fail training
+        json.dumps(example.messages, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Skip(NOT_UNICODE) from None
     return example
 
 

@@ -146,11 +146,12 @@ def test_sessions_without_faithful_results_are_skipped_and_counted(
     save_session(db, "cancelled", project, call_history({"path": "a"}, None), now)
     save_session(db, "shortened", project, call_history({"path": "a"}, f"{ELIDED_PREFIX}: 900 characters]"), now)
     save_session(db, "broken", project, call_history('{"path": ', "Fix the JSON"), now)
+    save_session(db, "surrogate", project, call_history({"path": "a"}, "bad \ud800 text"), now)
     out = tmp_path / "train.jsonl"
     assert export(db, str(out)) == 0
     summary = capsys.readouterr().out
-    assert "wrote 1 session" in summary and "skipped 3 sessions" in summary
-    for reason in ("a tool call without its result", "tool results shortened", "could not be parsed"):
+    assert "wrote 1 session" in summary and "skipped 4 sessions" in summary
+    for reason in ("a tool call without its result", "tool results shortened", "could not be parsed", "Unicode"):
         assert reason in summary
     [line] = lines_of(out)
     assert line["messages"][2]["content"] == "real contents"

@@ -213,3 +213,11 @@ async def test_every_request_carries_stop_sequences_and_generation_settings() ->
     assert "<|im_start|>" in body["stop"] and "END" in body["stop"]  # the family's, and the caller's
     assert body["stream"] is True
     assert json.dumps(body["stop"]).count("im_end") == 1
+
+
+async def test_both_reasoning_fields_with_the_same_text_show_once() -> None:
+    events = [chunk({"reasoning": "Hm.", "reasoning_content": "Hm."}), chunk({"content": "Yes."}), chunk({}, "stop")]
+    with fake_openai_server() as server:
+        server.script(Reply(sse(events)))
+        response, _ = await reply_of(server)
+    assert shape(response) == [("thinking", "Hm."), ("text", "Yes.")]
