@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="check the file loads and renders with this model's tokenizer through mlx-lm's dataset "
         "loader (default: --model, when that is a local model directory)",
     )
+    export.add_argument(
+        "--list", action="store_true", help="list the saved sessions the filters select (id, start, mark, title)"
+    )
     export.add_argument("--mark-good", nargs="+", metavar="SESSION_ID", help="mark saved sessions good, then stop")
     export.add_argument("--unmark-good", nargs="+", metavar="SESSION_ID", help="take the mark off, then stop")
     export.add_argument("--session-store", help="the session store file (default: the one punie serve uses)")

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from punie_acp.export.chat import Skip, json_line, to_example
 from punie_acp.export.output import OutputError, check_target, write_atomically
-from punie_acp.export.select import Filters, mark, matching, parse_day
+from punie_acp.export.select import Filters, is_good, mark, matching, parse_day
 from punie_acp.export.tools import tool_schemas
 from punie_acp.export.validate import InvalidExport, validate
 from punie_acp.store import SessionStore, StoreUnavailable
@@ -42,19 +42,26 @@ class Request:
     tokenizer: Path | None
 
 
-def prepare(args: argparse.Namespace, model: str) -> Request:
-    if not args.output:
-        raise ExportFailed("name the file to write (punie export data/train.jsonl), or use --mark-good", 2)
-    output = Path(os.path.abspath(os.path.expanduser(args.output)))
+def filters_of(args: argparse.Namespace) -> Filters:
     try:
-        filters = Filters(
+        return Filters(
             project=os.path.abspath(os.path.expanduser(args.project)) if args.project else None,
             since=parse_day(args.since) if args.since else None,
             until=parse_day(args.until, end=True) if args.until else None,
             good_only=args.good_only,
         )
+    except ValueError as exc:
+        raise ExportFailed(str(exc), 2) from None
+
+
+def prepare(args: argparse.Namespace, model: str) -> Request:
+    if not args.output:
+        raise ExportFailed("name the file to write (punie export data/train.jsonl), or use --list / --mark-good", 2)
+    output = Path(os.path.abspath(os.path.expanduser(args.output)))
+    filters = filters_of(args)
+    try:
         check_target(output, args.force)
-    except (ValueError, OutputError) as exc:
+    except OutputError as exc:
         raise ExportFailed(str(exc), 2) from None
     return Request(output, filters, args.force, _tokenizer_dir(args.tokenizer, model))
 
@@ -146,19 +153,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     try:
-        marking = bool(args.mark_good or args.unmark_good)
-        request = None if marking else prepare(args, settings.model)
-        path = store_path(settings.session_store)
-        if path is None or not path.is_file():
-            where = "sessions are not kept (--session-store none)" if path is None else f"no session store at {path}"
-            raise ExportFailed(f"{where}; nothing to export" if request else f"{where}; nothing to mark")
-        if request is None:
-            print(
-                asyncio.run(_with_store(path, lambda s: mark_sessions(s, args.mark_good or [], args.unmark_good or [])))
-            )
-        else:
-            lines, skipped = asyncio.run(_with_store(path, lambda s: examples(s, request.filters)))
-            print(write(request, lines, skipped))
+        print(_act(args, settings.model, store_path(settings.session_store)))
     except ExportFailed as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return exc.code
@@ -166,6 +161,37 @@ def main(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _act(args: argparse.Namespace, model: str, path: Path | None) -> str:
+    marking = bool(args.mark_good or args.unmark_good)
+    request = None if marking or args.list else prepare(args, model)
+    filters = filters_of(args)
+    if path is None or not path.is_file():
+        where = "sessions are not kept (--session-store none)" if path is None else f"no session store at {path}"
+        raise ExportFailed(f"{where}; nothing to export" if request else f"{where}; no saved sessions")
+    if marking:
+        return asyncio.run(_with_store(path, lambda s: mark_sessions(s, args.mark_good or [], args.unmark_good or [])))
+    if request is None:
+        return asyncio.run(_with_store(path, lambda s: listing(s, filters)))
+    lines, skipped = asyncio.run(_with_store(path, lambda s: examples(s, filters)))
+    return write(request, lines, skipped)
+
+
+async def listing(store: SessionStore, filters: Filters) -> str:
+    """One line per session: id, start (local time), `good` when marked, project, title."""
+    rows = []
+    for r in await matching(store, filters):
+        mark_text = "good" if is_good(r) else "    "
+        rows.append(
+            f"{r.id}  {r.created_at.astimezone():%Y-%m-%d %H:%M}  {mark_text}  {_shown(r.cwd)}  {_shown(r.title)}"
+        )
+    return "\n".join(rows) if rows else "no saved session matches"
+
+
+def _shown(text: str | None) -> str:
+    """Stored text on one terminal line: control characters (escape sequences, newlines) as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in (text or ""))[:200]
 
 
 async def _with_store(path: Path, work: Callable[[SessionStore], Awaitable[_T]]) -> _T:

@@ -60,10 +60,12 @@ def run_turns(db: Path, cwd: Path, responses: list[list[dict[str, Any]]], prompt
     return anyio.run(go)
 
 
-def save_session(db: Path, sid: str, cwd: Path, history: list[ModelMessage], created: datetime) -> None:
+def save_session(
+    db: Path, sid: str, cwd: Path, history: list[ModelMessage], created: datetime, title: str | None = None
+) -> None:
     async def go() -> None:
         store = SqliteStore(db)
-        store.create(SessionRecord(sid, str(cwd), created, created, title=sid))
+        store.create(SessionRecord(sid, str(cwd), created, created, title=title or sid))
         store.save_history(sid, dump_history(history))
         await store.aclose()
 
@@ -168,6 +170,7 @@ def test_filters_by_project_date_and_good_mark(
     save_session(db, "old", project, history, datetime(2026, 1, 10, 12, tzinfo=UTC))
     save_session(db, "mid", project, history, datetime(2026, 3, 5, 12, tzinfo=UTC))
     save_session(db, "elsewhere", other, history, datetime(2026, 3, 6, 12, tzinfo=UTC))
+    save_session(db, "escapes", other, history, datetime(2025, 1, 1, tzinfo=UTC), title="\x1b[2Jgone\nline")
 
     def ids(*args: str) -> int:
         """How many sessions an export with these filters writes."""
@@ -179,16 +182,22 @@ def test_filters_by_project_date_and_good_mark(
         assert code == 0, err
         return len(lines_of(out))
 
-    assert ids() == 3
+    assert ids() == 4
     assert ids("--project", str(project)) == 2
     assert ids("--project", str(project) + "/") == 2  # the same directory spelled another way
     assert ids("--since", "2026-03-01") == 2
-    assert ids("--until", "2026-03-05") == 2  # the whole day
+    assert export(db, "--list", "--until", "2025-12-31") == 0
+    assert capsys.readouterr().out.rstrip().endswith("?[2Jgone?line")  # no escape reaches the terminal
+    assert ids("--until", "2026-03-05") == 3  # the whole day (and the 2025 one)
     assert ids("--since", "2026-03-01", "--until", "2026-03-05", "--project", str(other)) == 0
     assert ids("--good-only") == 0
     assert not (tmp_path / "none.jsonl").exists()
     assert export(db, "--mark-good", "mid", "elsewhere") == 0
     assert "marked good: mid (mid), elsewhere (elsewhere)" in capsys.readouterr().out
+    assert export(db, "--list", "--project", str(project)) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == ["old", "mid"]  # oldest first, this project only
+    assert "good" not in listed[0] and f"  good  {project}  mid" in listed[1]
     assert ids("--good-only") == 2
     assert export(db, "--unmark-good", "elsewhere") == 0
     assert ids("--good-only", "--project", str(project)) == 1
