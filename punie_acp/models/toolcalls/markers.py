@@ -16,6 +16,15 @@ Transitions = Mapping[str, Sequence[tuple[str, str]]]
 class MarkerMachine:
     def __init__(self, transitions: Transitions, initial: str) -> None:
         self._transitions = {state: list(edges) for state, edges in transitions.items()}
+        # Per state, every proper start of one of its markers: what may have to be held back.
+        self._starts = {
+            state: frozenset(marker[:size] for marker, _ in edges for size in range(1, len(marker)))
+            for state, edges in self._transitions.items()
+        }
+        self._first_chars = {
+            state: "".join({m[0] for m, _ in edges if m}) for state, edges in self._transitions.items()
+        }
+        self._longest = max((len(m) - 1 for edges in self._transitions.values() for m, _ in edges), default=0)
         self.state = initial
         self.pending = ""  # text held back: it may be the start of a marker
 
@@ -30,6 +39,8 @@ class MarkerMachine:
         Linear in the text: each marker's next position is searched once and kept until passed,
         so a piece holding thousands of markers costs no more than one scan per marker kind.
         """
+        if not self.pending and not any(c in text for c in self._first_chars.get(self.state, "")):
+            return [(self.state, text)]  # the common case: no marker can start in this piece
         buffer = self.pending + text
         segments: list[tuple[str, str]] = []
         at = 0
@@ -41,10 +52,18 @@ class MarkerMachine:
             self.state = target
             segments.append((self.state, ""))
         tail = buffer[at:]
-        held = _partial_suffix(tail, [marker for marker, _ in self._transitions.get(self.state, [])])
+        held = self._partial_suffix(tail)
         self.pending = tail[len(tail) - held :] if held else ""
         segments.append((self.state, tail[: len(tail) - held]))
         return segments  # empty segments kept: they mark a state entered and left (an empty block)
+
+    def _partial_suffix(self, tail: str) -> int:
+        """Length of the longest end of `tail` that starts a marker of this state (never a whole one)."""
+        starts = self._starts.get(self.state, frozenset())
+        for size in range(min(self._longest, len(tail)), 0, -1):
+            if tail[-size:] in starts:
+                return size
+        return 0
 
     def _next_marker(self, buffer: str, at: int, next_at: dict[str, int]) -> tuple[int, str, str] | None:
         best: tuple[int, str, str] | None = None
@@ -62,14 +81,3 @@ class MarkerMachine:
         """The held-back text, at the end of the stream (it never became a marker)."""
         rest, self.pending = self.pending, ""
         return rest
-
-
-def _partial_suffix(buffer: str, markers: Sequence[str]) -> int:
-    """Length of the longest end of `buffer` that is the start of some marker (never a whole one)."""
-    longest = 0
-    for marker in markers:
-        for size in range(min(len(marker) - 1, len(buffer)), longest, -1):
-            if buffer.endswith(marker[:size]):
-                longest = size
-                break
-    return longest
