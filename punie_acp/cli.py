@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from punie_acp.evaluation.command import add_eval_parser
 
     add_eval_parser(sub, _common, _EPILOG)
+    from punie_acp.export.args import add_parser as add_export
+
+    add_export(sub)
     return parser
 
 
@@ -102,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from punie_acp.evaluation.command import main_eval
 
         return main_eval(args)
+    if args.command == "export":
+        from punie_acp.export.command import main as export
+
+        return export(args)
     return _ask(args)
 
 

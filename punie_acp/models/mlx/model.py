@@ -39,7 +39,8 @@ from punie_acp.config import Settings, generation_settings
 from punie_acp.models.mlx.chat import chat_messages, render_prompt, tool_definitions
 from punie_acp.models.mlx.engine import Engine
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobEvent, JobHandle, Prompted, Sampling, Text
-from punie_acp.models.mlx.parsing import (
+from punie_acp.models.toolcalls import (
+    INVALID_TOOL_NAME,
     NORMAL,
     REASONING,
     ParseEvent,
@@ -48,8 +49,6 @@ from punie_acp.models.mlx.parsing import (
     ThinkingDelta,
     ToolCallEnd,
 )
-
-INVALID_TOOL_NAME = "invalid_tool_call"
 
 MLX_PROFILE = ModelProfile(
     supports_tools=True,

@@ -1,4 +1,4 @@
-"""The streaming reply parser and tool-call recovery, fed text the way the model thread sends it."""
+"""The streaming reply parser and tool-call recovery (shared by both backends), fed text in pieces."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ from typing import Any
 
 import pytest
 
-from punie_acp.models.mlx.guards import RepetitionGuard
-from punie_acp.models.mlx.parsing import (
+from punie_acp.models.toolcalls import (
     REASONING,
     ParseEvent,
     ReplyDelta,
     ReplyParser,
     ThinkingDelta,
     ToolCallEnd,
+    parse_tool_block,
 )
-from punie_acp.models.mlx.toolcalls import parse_tool_block
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -178,13 +177,71 @@ def test_reply_that_starts_inside_think() -> None:
     assert text_of(events) == "Answer."
 
 
-def test_repetition_guard_trips_on_repeated_tokens_and_blocks_but_not_on_varied_text() -> None:
-    same = RepetitionGuard()
-    assert [same.add(7) for _ in range(200)].index(True) == 95  # one token, 96 times
-    block = list(range(100, 140))  # a 40-token block: needs 4 repeats (160 tokens)
-    looping = RepetitionGuard()
-    assert [looping.add(t) for t in block * 5].index(True) == 159
-    varied = RepetitionGuard()
-    assert not any(varied.add(t) for t in range(1000))
-    near_repeats = RepetitionGuard()  # repeated lines that differ in one token each time
-    assert not any(near_repeats.add(t) for i in range(50) for t in [1, 2, 3, 1000 + i, 4])
+def test_the_parser_imports_no_mlx() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, punie_acp.models.toolcalls as t; t.ReplyParser().feed('<tool_call>{}'); "
+    probe += "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mlx', 'mlx_lm')))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("step", [1, 7])
+def test_a_runaway_call_is_reported_once_and_the_rest_dropped(step: int) -> None:
+    parser = ReplyParser(TOOLS, max_block_chars=500)
+    text = '<tool_call>{"name": "read_file", "arguments": {"path": "' + "x" * 5000 + '"}}</tool_call>After.'
+    events: list[ParseEvent] = []
+    for i in range(0, len(text), step):
+        events += parser.feed(text[i : i + step])
+    events += parser.finish()
+    [(name, args, error)] = calls_of(events)
+    assert name == "read_file" and args is None and error is not None and "longer than 500" in error
+    assert text_of(events) == "After."
+
+
+def test_a_bare_call_streamed_in_tiny_pieces_is_found_once() -> None:
+    events = parse('Look: {"name": "read_file", "arguments": {"path": "a}b"}} done', step=1)
+    assert calls_of(events) == [("read_file", {"path": "a}b"}, None)]
+    assert text_of(events) == "Look:done"
+
+
+def test_empty_tool_call_block_is_surfaced() -> None:
+    [(name, args, error)] = calls_of(parse("<tool_call></tool_call>ok"))
+    assert name is None and args is None and error == "empty tool call"
+
+
+def test_channels_switch_between_reasoning_and_text_but_not_inside_a_call() -> None:
+    parser = ReplyParser(TOOLS)
+    events = parser.feed("Planning <tool_", channel="reasoning")
+    events += parser.feed('call>{"name": "list_dir", ', channel="content")
+    events += parser.feed('"arguments": {}}</tool_call>', channel="reasoning")
+    events += parser.feed("Answer.", channel="content")
+    events += parser.finish()
+    assert thinking_of(events) == "Planning"
+    assert calls_of(events) == [("list_dir", {}, None)]
+    assert text_of(events) == "Answer."
+
+
+def test_thousands_of_untagged_calls_in_one_piece() -> None:
+    parser = ReplyParser(TOOLS)
+    events = parser.feed('{"name": "list_dir", "arguments": {}}\n' * 3000) + parser.finish()
+    assert calls_of(events) == [("list_dir", {}, None)] * 3000  # a loop, not one recursion per call
+
+
+def test_a_piece_full_of_markers_is_read_in_one_pass() -> None:
+    # Each stray closing tag is dropped; searched naively (every marker kind again after each one)
+    # this is ~10^11 steps and runs into the test timeout.
+    parser = ReplyParser(TOOLS)
+    events = parser.feed("a</tool_call>" * 100_000) + parser.finish()
+    assert text_of(events) == "a" * 100_000
+
+
+def test_an_untagged_call_closed_by_a_stray_tag_later_in_the_same_piece() -> None:
+    events = parse('{"name": "list_dir", "arguments": {}} and more text</tool_call>Answer.', step=1000)
+    assert calls_of(events) == [("list_dir", {}, None)]
+    assert text_of(events) == "and more textAnswer."
+    several = parse(
+        '{"name": "list_dir", "arguments": {}}\n{"name": "read_file", "arguments": {}}</tool_call>', step=1000
+    )
+    assert [name for name, _, _ in calls_of(several)] == ["list_dir", "read_file"]

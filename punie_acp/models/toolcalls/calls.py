@@ -1,12 +1,12 @@
 """Turn the text of one tool-call block into calls, leniently, never dropping one silently.
 
-Accepted inside `<tool_call>…</tool_call>` (or a recovered block, see `parsing.py`):
+Accepted inside `<tool_call>…</tool_call>` (or a recovered block, see `reply.py`):
 - JSON `{"name": …, "arguments": {…}}` (also `"parameters"`, OpenAI's `{"function": {…}}`, a JSON
   list of calls, several objects back to back, arguments double-encoded as a string);
 - the same with single quotes / Python literals (`{'name': 'x', 'arguments': {'a': True}}`);
 - a ```json fence around the object;
 - Qwen3-Coder XML `<function=name><parameter=p>v</parameter></function>` (one or several), parsed by
-  mlx-lm's `qwen3_coder` parser so values are converted with the tool's JSON schema.
+  `xmlcalls.py` (mlx-lm's `qwen3_coder` rules) so values are converted with the tool's JSON schema.
 
 Anything else comes back as a `ParsedCall` with `error` set (and the tool name when one can be
 read), so the caller can hand the model a retryable error instead of losing the call.
@@ -21,10 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from punie_acp.models.toolcalls.xmlcalls import function_blocks, parse_function
+
 _NAME = re.compile(r"""["']name["']\s*:\s*["']([^"'\n]+)["']|<function=([^>\s]+)>""")
-_FUNCTION = re.compile(r"<function=.*?</function>", re.DOTALL)
 _STRING_OR_WORD = re.compile(r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\b(?:true|false|null)\b""")
 _PY_WORDS = {"true": "True", "false": "False", "null": "None"}
+
+
+# The tool name given to a call whose name could not be read: PydanticAI answers it with
+# "Unknown tool name … Available tools: …", so the model is told and can retry.
+INVALID_TOOL_NAME = "invalid_tool_call"
 
 
 @dataclass(frozen=True)
@@ -45,29 +51,41 @@ def find_name(text: str) -> str | None:
 
 def scan_object(text: str) -> int | None:
     """End index of the first balanced `{…}` / `[…]` in `text` (quote-aware), or None if open."""
-    depth = 0
-    quote: str | None = None
-    escaped = False
-    started = False
-    for index, char in enumerate(text):
-        if quote is not None:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = None
-            continue
-        if char in "\"'" and started:
-            quote = char
-        elif char in "{[":
-            depth += 1
-            started = True
-        elif char in "}]" and started:
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return None
+    return ObjectScanner().feed(text)
+
+
+class ObjectScanner:
+    """`scan_object` fed piece by piece, so a long streamed object is scanned once, not per piece."""
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._quote: str | None = None
+        self._escaped = False
+        self._started = False
+        self.seen = 0
+
+    def feed(self, text: str) -> int | None:
+        """Where the object ends, counted from the start of everything fed; None while it is open."""
+        for index, char in enumerate(text):
+            if self._quote is not None:
+                if self._escaped:
+                    self._escaped = False
+                elif char == "\\":
+                    self._escaped = True
+                elif char == self._quote:
+                    self._quote = None
+                continue
+            if char in "\"'" and self._started:
+                self._quote = char
+            elif char in "{[":
+                self._depth += 1
+                self._started = True
+            elif char in "}]" and self._started:
+                self._depth -= 1
+                if self._depth == 0:
+                    return self.seen + index + 1
+        self.seen += len(text)
+        return None
 
 
 def load_lenient(text: str) -> tuple[Any, str | None]:
@@ -76,6 +94,8 @@ def load_lenient(text: str) -> tuple[Any, str | None]:
         return json.loads(text, strict=False), None
     except json.JSONDecodeError as exc:
         error = f"invalid JSON: {exc}"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
     pythonic = _STRING_OR_WORD.sub(lambda m: _PY_WORDS.get(m.group(0), m.group(0)), text)
     try:
         return ast.literal_eval(pythonic), None
@@ -137,19 +157,17 @@ def _parse_json_calls(text: str) -> list[ParsedCall]:
 
 
 def _parse_xml_calls(text: str, tools: Sequence[dict[str, Any]]) -> list[ParsedCall]:
-    from mlx_lm.tool_parsers import qwen3_coder
-
-    blocks = _FUNCTION.findall(text)
+    blocks = list(function_blocks(text))
     if not blocks:
         return [_broken(text, "the <function=…> block is not closed with </function>")]
     calls: list[ParsedCall] = []
     for block in blocks:
         try:
-            parsed = qwen3_coder.parse_tool_call(block, list(tools))
-        except (ValueError, TypeError) as exc:
+            name, arguments = parse_function(block, tools)
+        except (ValueError, TypeError, OverflowError) as exc:
             calls.append(_broken(block, f"invalid <function=…> call: {exc}"))
             continue
-        calls.append(ParsedCall(str(parsed["name"]), dict(parsed["arguments"]), block))
+        calls.append(ParsedCall(name, arguments, block))
     return calls
 
 
