@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow edits and commands without asking (default: refuse them, since no one can be asked)",
     )
+    from punie_acp.editor_setup.command import add_parser as add_init
+
+    add_init(sub)
     return parser
 
 
@@ -95,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "init":
+        return _init(args)
     return _ask(args)
 
 
@@ -157,3 +162,14 @@ def _ask(args: argparse.Namespace) -> int:
         return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, allow=args.yes)))
     except KeyboardInterrupt:
         return 130
+
+
+def _init(args: argparse.Namespace) -> int:
+    from punie_acp.editor_setup.command import run
+
+    try:
+        model = args.model or load_settings({}).model
+    except ValueError as exc:
+        print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    return run(args, model)
