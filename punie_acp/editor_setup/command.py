@@ -51,7 +51,8 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace, model: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, model: str) -> int:
+    out, err = sys.stdout, sys.stderr
     try:
         launch = uvx_launch() if args.uvx else this_punie()
     except LookupError as exc:

@@ -92,7 +92,12 @@ def replace(target: Target, before: Snapshot, text: str) -> Path | None:
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
         backup = _backup(real, before)
-        _swap(real, before, text.encode("utf-8"))
+        try:
+            _swap(real, before, text.encode("utf-8"))
+        except BaseException:
+            if backup is not None:
+                backup.unlink()  # nothing was changed: no backup of it either
+            raise
     except OSError as exc:
         raise SetupRefused(f"cannot write {target.path}: {exc.strerror or exc}") from None
     return backup
