@@ -11,6 +11,8 @@ from typing import Any
 
 from punie_acp import __version__
 from punie_acp.config import load_settings
+from punie_acp.editor_setup.command import add_parser as add_init
+from punie_acp.headless.options import EPILOG, OWN, add_arguments, policy_of
 from punie_acp.logsetup import configure_logging
 from punie_acp.settings import SPECS, Settings, Spec
 from punie_acp.settings.kinds import Choice, Switch
@@ -74,23 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="speak the Agent Client Protocol on stdin/stdout (editors start this)", epilog=_EPILOG
     )
     _common(serve)
-    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor", epilog=_EPILOG)
+    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor", epilog=EPILOG + _EPILOG)
     _common(ask)
-    ask.add_argument("prompt", help="what to ask")
-    ask.add_argument("--cwd", default=os.getcwd(), help="project root (default: the current directory)")
-    ask.add_argument(
-        "--yes",
-        action="store_true",
-        help="allow edits and commands without asking (default: refuse them, since no one can be asked)",
-    )
-    from punie_acp.editor_setup.command import add_parser as add_init
-
+    add_arguments(ask)
     add_init(sub)
     return parser
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"command", "prompt", "cwd", "yes"}
+    skip = {"command", *OWN}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
@@ -147,10 +141,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from punie_acp.headless import run_ask
+    from punie_acp.headless.run import run_ask
 
+    policy, mode = policy_of(args)
+    flags = _flags(args) | ({"mode": mode} if mode else {})
     try:
-        settings = load_settings(_flags(args))
+        settings = load_settings(flags)
     except ValueError as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
@@ -159,7 +155,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     cwd = os.path.abspath(os.path.expanduser(args.cwd))  # the core wants an absolute root
     try:
-        return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, allow=args.yes)))
+        return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, policy=policy, json_events=args.json_events)))
     except KeyboardInterrupt:
         return 130
 
