@@ -11,6 +11,7 @@ from typing import Any
 
 from punie_acp import __version__
 from punie_acp.config import load_settings
+from punie_acp.doctor.command import add_parser as add_doctor
 from punie_acp.editor_setup.command import add_parser as add_init
 from punie_acp.headless.options import EPILOG, OWN, add_arguments, policy_of
 from punie_acp.logsetup import configure_logging
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ask)
     add_arguments(ask)
     add_init(sub)
+    add_doctor(sub)
     return parser
 
 
@@ -94,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "init":
         return _init(args)
+    if args.command == "doctor":
+        return _doctor(args)
     return _ask(args)
 
 
@@ -169,3 +173,14 @@ def _init(args: argparse.Namespace) -> int:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
     return run(args, model)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from punie_acp.doctor.command import run
+
+    try:
+        settings = load_settings({"model": args.model} if args.model else {})
+    except ValueError as exc:
+        print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    return run(args, settings)
