@@ -70,12 +70,12 @@ def read(target: Target) -> Snapshot:
         return Snapshot(None, "", None)
     except OSError as exc:
         raise SetupRefused(f"cannot read {target.path}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        os.close(fd)
+        what = "is not a regular file" if not stat.S_ISREG(info.st_mode) else "belongs to another user"
+        raise SetupRefused(f"{target.path} {what}")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SetupRefused(f"{target.path} is not a regular file")
-        if info.st_uid != os.getuid():
-            raise SetupRefused(f"{target.path} belongs to another user")
         raw = handle.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise SetupRefused(f"{target.path} is larger than {MAX_BYTES >> 20} MiB: too large to be a settings file")

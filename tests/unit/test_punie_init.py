@@ -242,3 +242,30 @@ def test_a_file_changed_between_read_and_write_is_not_overwritten(tmp_path: Path
         files.replace(target, before, '{"agent_servers": {}}')
     assert path.read_text() == '{"the editor": "saved this meanwhile"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
+
+
+def test_a_directory_in_the_files_place_is_refused(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zed(home).mkdir(parents=True)
+    line, _ = refused(capsys)
+    assert "is not a regular file" in line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_file_of_another_user_is_refused_directly_or_through_a_link(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zed(home).parent.mkdir(parents=True)
+    zed(home).write_text("{}")
+    os.chown(zed(home), 65534, 65534)
+    line, _ = refused(capsys)
+    assert "belongs to another user" in line
+    assert zed(home).read_text() == "{}"
+    theirs = tmp_path / "theirs" / "settings.json"
+    theirs.parent.mkdir()
+    theirs.write_text("{}")
+    os.chown(theirs, 65534, 65534)
+    zed(home).unlink()
+    zed(home).symlink_to(theirs)
+    line, _ = refused(capsys)
+    assert "which belongs to another user" in line
+    assert theirs.read_text() == "{}"
