@@ -23,6 +23,7 @@ from punie_acp.editor_setup.launch import (
     EditorId,
     Launch,
     entry,
+    is_ephemeral,
     model_argument,
     settings_path,
     this_punie,
@@ -58,6 +59,12 @@ def run(args: argparse.Namespace, model: str) -> int:
     except LookupError as exc:
         print(f"punie: {exc}", file=err)
         return 2
+    if not args.uvx and is_ephemeral(launch.command):
+        print(
+            f"punie: note: this punie runs from uv's cache ({launch.command}), which `uv cache clean` removes; "
+            "for a lasting entry use --uvx or `uv tool install punie-acp`",
+            file=err,
+        )
     chosen: tuple[EditorId, ...] = EDITORS if args.editor == "all" else (args.editor,)
     model = model_argument(model, Path.cwd())
     failed = 0

@@ -55,6 +55,12 @@ def this_punie() -> Launch:
     return Launch(os.path.abspath(sys.executable), ("-m", "punie_acp"))
 
 
+def is_ephemeral(command: str) -> bool:
+    """A punie that `uvx` unpacked into uv's cache: gone after `uv cache clean`."""
+    parts = Path(command).parts
+    return any(part.startswith("archive-v") for part in parts) and "uv" in parts
+
+
 def uvx_launch() -> Launch:
     """`uvx --from punie-acp==<this version> punie`, with uvx's absolute path; raises `LookupError`."""
     found = shutil.which("uvx")

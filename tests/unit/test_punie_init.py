@@ -269,3 +269,11 @@ def test_a_file_of_another_user_is_refused_directly_or_through_a_link(
     line, _ = refused(capsys)
     assert "which belongs to another user" in line
     assert theirs.read_text() == "{}"
+
+
+def test_a_punie_unpacked_by_uvx_is_flagged_as_temporary() -> None:
+    from punie_acp.editor_setup.launch import is_ephemeral
+
+    assert is_ephemeral("/home/me/.cache/uv/archive-v0/AbC123/bin/punie")
+    assert not is_ephemeral("/home/me/.local/share/uv/tools/punie-acp/bin/punie")
+    assert not is_ephemeral("/work/checkout/.venv/bin/punie")
