@@ -11,8 +11,8 @@ from typing import Any
 
 from punie_acp import __version__
 from punie_acp.config import load_settings
-from punie_acp.doctor.command import add_parser as add_doctor
-from punie_acp.editor_setup.command import add_parser as add_init
+from punie_acp.doctor.options import add_parser as add_doctor
+from punie_acp.editor_setup.options import add_parser as add_init
 from punie_acp.headless.options import EPILOG, OWN, add_arguments, policy_of
 from punie_acp.logsetup import configure_logging
 from punie_acp.settings import SPECS, Settings, Spec

@@ -1,11 +1,14 @@
-"""`punie ask`'s own arguments (the settings' flags come from the settings schema)."""
+"""`punie ask`'s own arguments (the settings' flags come from the settings schema). Only argparse
+here: the parser is built on every start of `punie`."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import Literal
 
-from punie_acp.headless.permission import POLICIES, Policy
+Policy = Literal["ask", "auto-edit", "read-only", "yes"]
+POLICIES: tuple[Policy, ...] = ("ask", "auto-edit", "read-only", "yes")
 
 # What each policy makes the session's mode; `yes` keeps the mode (--mode, or the default `ask`)
 # and answers every question with yes.

@@ -16,7 +16,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from punie_acp.core.events import DiffContent
 from punie_acp.core.host import (
@@ -27,9 +27,8 @@ from punie_acp.core.host import (
     Terminal,
     TerminalSpec,
 )
+from punie_acp.headless.options import Policy
 
-Policy = Literal["ask", "auto-edit", "read-only", "yes"]
-POLICIES: tuple[Policy, ...] = ("ask", "auto-edit", "read-only", "yes")
 Decide = Callable[[PermissionRequest], Awaitable[PermissionOutcome]]
 
 HINT = "pass --policy yes (or --yes) to allow edits and commands, or --policy auto-edit for edits only"

@@ -16,7 +16,8 @@ from punie_acp.core.service import CoreService
 from punie_acp.headless import exits
 from punie_acp.headless.console import Console
 from punie_acp.headless.jsonl import JsonEvents
-from punie_acp.headless.permission import Policy, TerminalHost, decider
+from punie_acp.headless.options import Policy
+from punie_acp.headless.permission import TerminalHost, decider
 from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.registry import resolve_backend
 from punie_acp.tools.registry import default_tools

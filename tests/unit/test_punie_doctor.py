@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from punie_acp.cli import main
-from punie_acp.doctor import command, machine
+from punie_acp.doctor import machine, report
 from punie_acp.doctor.result import Check, Context
 from punie_acp.settings import DEFAULT_MODEL, load_settings
 
@@ -199,7 +200,7 @@ def test_one_failing_check_does_not_hide_the_others(
     def broken_check(_ctx: Context) -> Check:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(command, "CHECKS", (broken_check, *command.CHECKS))
+    monkeypatch.setattr(report, "CHECKS", (broken_check, *report.CHECKS))
     checks = doctor(capsys)
     assert checks["broken"] == {
         "name": "broken",
@@ -216,3 +217,21 @@ def test_the_human_report_says_what_to_do(home: Path, capsys: pytest.CaptureFixt
     assert out.startswith("punie 0.1.0 doctor (model: ")
     assert "  missing Zed config" in out
     assert "→ punie init --editor zed" in out
+
+
+def test_the_punie_command_starts_without_loading_init_ask_or_doctor_code() -> None:
+    # `punie serve` builds the same parser: the new subcommands must not slow its start.
+    probe = (
+        "import sys; from punie_acp.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('punie_acp.doctor', 'punie_acp.editor_setup', "
+        "'punie_acp.headless', 'pydantic_ai', 'tempfile'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(done.stdout.replace("'", '"')) == [
+        "punie_acp.doctor",
+        "punie_acp.doctor.options",
+        "punie_acp.editor_setup",
+        "punie_acp.editor_setup.options",
+        "punie_acp.headless",
+        "punie_acp.headless.options",
+    ]
