@@ -149,6 +149,12 @@ def _render(value: Any, draw: Callable[[st.SearchStrategy[Any]], Any]) -> str:
     return json.dumps(value, ensure_ascii=draw(st.booleans()))
 
 
+def comments(text: str) -> list[str]:
+    """The comments in a JSONC text (strings skipped: a key may hold `/*`)."""
+    found = re.finditer(r'"(?:[^"\\]|\\.)*"|(//[^\n]*|/\*.*?\*/)', text, re.DOTALL)
+    return [m.group(1) for m in found if m.group(1)]
+
+
 SETTINGS = st.dictionaries(KEYS.filter(lambda k: k != "agent_servers"), VALUES, max_size=4)
 AGENTS = st.dictionaries(KEYS, VALUES, max_size=3)
 
@@ -166,7 +172,7 @@ def test_a_merge_changes_only_the_punie_entry_and_keeps_every_comment(
     value = plain_value(new)
     expected_agents = {**(agents or {}), "Punie": ENTRY}
     assert value == {**rest, "agent_servers": expected_agents}
-    for comment in re.findall(r"//[^\n]*|/\*.*?\*/", text, re.DOTALL):
+    for comment in comments(text):
         assert comment in new
     assert merged(new) == new  # a second run finds nothing to do
 
