@@ -11,6 +11,9 @@ from typing import Any
 
 from punie_acp import __version__
 from punie_acp.config import load_settings
+from punie_acp.doctor.options import add_parser as add_doctor
+from punie_acp.editor_setup.options import add_parser as add_init
+from punie_acp.headless.options import EPILOG, OWN, add_arguments, policy_of
 from punie_acp.logsetup import configure_logging
 from punie_acp.settings import SPECS, Settings, Spec
 from punie_acp.settings.kinds import Choice, Switch
@@ -74,15 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="speak the Agent Client Protocol on stdin/stdout (editors start this)", epilog=_EPILOG
     )
     _common(serve)
-    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor", epilog=_EPILOG)
+    ask = sub.add_parser("ask", help="run one prompt in a terminal, without an editor", epilog=EPILOG + _EPILOG)
     _common(ask)
-    ask.add_argument("prompt", help="what to ask")
-    ask.add_argument("--cwd", default=os.getcwd(), help="project root (default: the current directory)")
-    ask.add_argument(
-        "--yes",
-        action="store_true",
-        help="allow edits and commands without asking (default: refuse them, since no one can be asked)",
-    )
+    add_arguments(ask)
+    add_init(sub)
+    add_doctor(sub)
     from punie_acp.evaluation.command import add_eval_parser
 
     add_eval_parser(sub, _common, _EPILOG)
@@ -93,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    skip = {"command", "prompt", "cwd", "yes"}
+    skip = {"command", *OWN}
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
 
 
@@ -101,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "init":
+        return _init(args)
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "eval":
         from punie_acp.evaluation.command import main_eval
 
@@ -156,10 +159,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from punie_acp.headless import run_ask
+    from punie_acp.headless.run import run_ask
 
+    policy, mode = policy_of(args)
+    flags = _flags(args) | ({"mode": mode} if mode else {})
     try:
-        settings = load_settings(_flags(args))
+        settings = load_settings(flags)
     except ValueError as exc:
         print(f"punie: {exc}", file=sys.stderr)
         return 2
@@ -168,6 +173,28 @@ def _ask(args: argparse.Namespace) -> int:
 
     cwd = os.path.abspath(os.path.expanduser(args.cwd))  # the core wants an absolute root
     try:
-        return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, allow=args.yes)))
+        return asyncio.run(reaping(run_ask(settings, args.prompt, cwd, policy=policy, json_events=args.json_events)))
     except KeyboardInterrupt:
         return 130
+
+
+def _init(args: argparse.Namespace) -> int:
+    from punie_acp.editor_setup.command import run
+
+    try:
+        model = args.model or load_settings({}).model
+    except ValueError as exc:
+        print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    return run(args, model)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from punie_acp.doctor.command import run
+
+    try:
+        settings = load_settings({"model": args.model} if args.model else {})
+    except ValueError as exc:
+        print(f"punie: {exc}", file=sys.stderr)
+        return 2
+    return run(args, settings)
