@@ -52,7 +52,10 @@ def token_stream(
         "prompt_cache": layers,
     }
     prompt = mx.array([last_token])
-    if lookup is not None and loaded.draft is None:
+    from mlx_lm.models.cache import can_trim_prompt_cache
+
+    # Rejected drafts are trimmed away: a cache that cannot be trimmed decodes without lookup.
+    if lookup is not None and loaded.draft is None and can_trim_prompt_cache(layers):
         yield from lookup_stream(
             loaded.model,
             layers,
