@@ -215,3 +215,16 @@ async def test_two_sessions_interleave_with_lookup(model_dirs: dict[str, Path], 
     expected = {s: (await generate(plain, s, p, GREEDY)).generated for s, p in prompts.items()}
     got = await asyncio.gather(*(generate(lookup, s, p, GREEDY) for s, p in prompts.items()))
     assert [g.generated for g in got] == list(expected.values())
+
+
+async def test_plain_attention_for_verification_gives_the_same_tokens(
+    model_dirs: dict[str, Path], make_backend: MakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The matmul attention used for verification on CUDA agrees with mlx's fused attention."""
+    from punie_acp.models.mlx import verify
+
+    monkeypatch.setattr(verify, "VERIFY_ATTENTION", "plain")
+    plain, lookup = await both(model_dirs["random"], make_backend)
+    prompt = ids(plain, "def read(path): return open(path).read() # read the path and return the text") * 2
+    await compare(plain, lookup, "s", prompt, Sampling(max_tokens=160))
+    assert lookup.engine.history[-1].accepted_tokens > 0

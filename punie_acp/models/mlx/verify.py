@@ -28,8 +28,12 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from punie_acp.models.mlx.attention import unfused_attention
 from punie_acp.models.mlx.cache import cache_offset
 from punie_acp.models.mlx.lookup import LookupCounts, PromptLookup
+
+# Attention of verification passes: "auto" = plain matmuls on CUDA (`attention.py`), else fused.
+VERIFY_ATTENTION = "auto"  # or "plain", "fused" (benchmarks and tests)
 
 Sample = Callable[[Any], Any]  # logprobs (n, vocab) → tokens (n,)
 Processor = Callable[[Any, Any], Any]  # (tokens so far, logits (1, vocab)) → logits
@@ -43,13 +47,18 @@ class _Model:
     layers: list[Any]
     sample: Sample
     processors: Sequence[Processor]
+    plain_attention: bool = False  # verification passes (several tokens) without the fused kernel
     seen: Any = None  # tokens fed so far (mx.array), kept only when processors need them
 
     def step(self, inputs: Any) -> Any:
         """Feed `inputs` (mx.array of n tokens); the tokens sampled at each of the n positions."""
         import mlx.core as mx
 
-        logits = self.model(inputs[None], cache=self.layers)[0]
+        if self.plain_attention and inputs.size > 1:
+            with unfused_attention(self.model):
+                logits = self.model(inputs[None], cache=self.layers)[0]
+        else:
+            logits = self.model(inputs[None], cache=self.layers)[0]
         if self.processors:
             rows = []
             for i in range(inputs.size):
@@ -86,7 +95,8 @@ def lookup_stream(
     from mlx_lm.generate import generation_stream
     from mlx_lm.models.cache import trim_prompt_cache
 
-    runner = _Model(model, layers, sample, processors)
+    plain = VERIFY_ATTENTION == "plain" or (VERIFY_ATTENTION == "auto" and mx.cuda.is_available())
+    runner = _Model(model, layers, sample, processors, plain)
     start = cache_offset(layers)
     produced = 0
     try:
