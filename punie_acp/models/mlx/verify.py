@@ -98,7 +98,7 @@ def lookup_stream(
     plain = VERIFY_ATTENTION == "plain" or (VERIFY_ATTENTION == "auto" and mx.cuda.is_available())
     runner = _Model(model, layers, sample, processors, plain)
     start = cache_offset(layers)
-    produced = 0
+    produced = cleared = 0
     try:
         with mx.stream(generation_stream):
             pending = runner.step(mx.array(prompt[-1:], mx.uint32))
@@ -130,8 +130,9 @@ def lookup_stream(
                             break
                     else:
                         return
-                if produced % 256 == 0:
+                if produced - cleared >= 256:  # as generate_step does every 256 tokens
                     mx.clear_cache()
+                    cleared = produced
     finally:
         excess = cache_offset(layers) - (start + 1 + produced)
         if excess > 0:
