@@ -103,6 +103,15 @@ class Settings:
     )
     draft_model: str | None = _setting(None, Text(), "mlx draft model for speculative decoding", "model")
     num_draft_tokens: int = _setting(3, WholeNumber(1, 64), "tokens the draft model proposes per step", "model")
+    prompt_lookup: bool = _setting(
+        True,
+        Switch(),
+        "mlx: draft tokens by finding the latest tokens earlier in the context (edits copy files they "
+        "read) and verify them in one pass; output unchanged (not combined with --draft-model)",
+        "model",
+    )
+    lookup_draft_tokens: int = _setting(8, WholeNumber(1, 64), "most tokens prompt lookup drafts per pass", "model")
+    lookup_ngram: int = _setting(3, WholeNumber(1, 16), "longest n-gram prompt lookup matches", "model")
     tool_style: str = _setting(
         "direct",
         Choice(TOOL_STYLES),

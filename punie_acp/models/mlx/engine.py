@@ -28,6 +28,7 @@ from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats, Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
+from punie_acp.models.mlx.lookup import LookupConfig
 from punie_acp.models.mlx.persist import SavedCaches
 from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
 from punie_acp.models.mlx.warmup import warm_up
@@ -50,6 +51,10 @@ class Engine:
             log.warning("prefill_step_size %s is not a token count; using mlx-lm's default", step)
             step = DEFAULT_PREFILL_STEP
         self.prefill = PrefillTuning(step=step)
+        # Prompt-lookup drafts (lookup.py); None: plain decoding. Not combined with a draft model.
+        self.lookup = (
+            LookupConfig(settings.lookup_draft_tokens, settings.lookup_ngram) if settings.prompt_lookup else None
+        )
         self._commands: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._settled = threading.Event()  # loaded, or failed to
         self._lock = threading.Lock()
@@ -249,7 +254,9 @@ class Engine:
             else:
                 busy.add(handle.request.session_id)
                 assert self.loaded is not None and self._caches is not None
-                steps = run_job(handle, self.loaded, self._caches, self.prefill, self.settings.num_draft_tokens)
+                steps = run_job(
+                    handle, self.loaded, self._caches, self.prefill, self.settings.num_draft_tokens, self.lookup
+                )
                 self._active.append((handle, steps))
         self._pending = waiting
 

@@ -60,6 +60,9 @@ class JobStats:
     prefilled_tokens: int = 0  # prompt tokens actually run through the model
     generated_tokens: int = 0
     tokens_after_stop: int = 0  # tokens produced after the stop flag was seen set
+    verifications: int = 0  # prompt lookup: forward passes that checked a draft
+    drafted_tokens: int = 0  # prompt lookup: draft tokens checked
+    accepted_tokens: int = 0  # prompt lookup: draft tokens the model agreed with
     finish: str | None = None
 
 

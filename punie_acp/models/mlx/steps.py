@@ -15,6 +15,7 @@ from punie_acp.models.mlx.decode import token_stream
 from punie_acp.models.mlx.guards import RepetitionGuard
 from punie_acp.models.mlx.jobs import JobHandle, JobStats, Prompted, Text
 from punie_acp.models.mlx.loading import LoadedModel
+from punie_acp.models.mlx.lookup import LookupConfig, LookupCounts, PromptLookup
 
 # mlx-lm's own `generate_step(prefill_step_size=2048)`: prefill then costs what bare mlx-lm's does.
 DEFAULT_PREFILL_STEP = 2048
@@ -78,7 +79,12 @@ class PrefillTuning:
 
 
 def run_job(
-    handle: JobHandle, loaded: LoadedModel, caches: PromptCacheStore, prefill: PrefillTuning, num_draft_tokens: int
+    handle: JobHandle,
+    loaded: LoadedModel,
+    caches: PromptCacheStore,
+    prefill: PrefillTuning,
+    num_draft_tokens: int,
+    lookup: LookupConfig | None = None,
 ) -> Steps:
     request, stats = handle.request, handle.stats
     rendered = request.render(loaded.tokenizer)
@@ -91,7 +97,7 @@ def run_job(
         handle.put(Prompted(rendered, stats.prompt_tokens, stats.cached_tokens))
         yield
         yield from _prefill(handle, loaded, entry, tokens, prefill)
-        yield from _decode(handle, loaded, entry, tokens, num_draft_tokens)
+        yield from _decode(handle, loaded, entry, tokens, num_draft_tokens, lookup)
     finally:
         caches.release(request.session_id)
 
@@ -155,15 +161,29 @@ def _prefill(
 
 
 def _decode(
-    handle: JobHandle, loaded: LoadedModel, entry: SessionCache, tokens: list[int], num_draft_tokens: int
+    handle: JobHandle,
+    loaded: LoadedModel,
+    entry: SessionCache,
+    tokens: list[int],
+    num_draft_tokens: int,
+    lookup: LookupConfig | None,
 ) -> Steps:
-    """One token per step until a stop token, `max_tokens`, the repetition guard or a cancel."""
+    """One token per step until a stop token, `max_tokens`, the repetition guard or a cancel.
+
+    With prompt lookup a step that verifies a draft runs one forward pass for several tokens; the
+    tokens still come here one by one, so stops, the guard and the cancel check see each of them.
+    """
     tokenizer, stats = loaded.tokenizer, handle.stats
     detokenizer, stops = tokenizer.detokenizer, tokenizer.eos_token_ids
     guard = RepetitionGuard()
     generated: list[int] = []
     stats.prefilled_tokens += 1  # the prompt's last token goes in with the first decode step
-    stream = token_stream(loaded, entry.layers, tokens[-1], handle.request.sampling, num_draft_tokens)
+    sampling = handle.request.sampling
+    counts = LookupCounts()
+    drafts = None
+    if lookup is not None and loaded.draft is None:
+        drafts = PromptLookup(tokens, lookup, capacity=len(tokens) + sampling.max_tokens)
+    stream = token_stream(loaded, entry.layers, tokens[-1], sampling, num_draft_tokens, drafts, counts)
     try:
         for token in stream:
             generated.append(token)
@@ -188,3 +208,8 @@ def _decode(
     finally:
         stream.close()
         entry.tokens = tokens + generated
+        stats.verifications, stats.drafted_tokens, stats.accepted_tokens = (
+            counts.verifications,
+            counts.drafted,
+            counts.accepted,
+        )
