@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from punie_acp.config import Settings
 from punie_acp.models.base import ModelBackend, ModelNotAvailable, StatelessBackend
-from punie_acp.models.demo import DemoModel
 
 _CHOICES = (
     "Pass 'test', 'script:FILE', an OpenAI-compatible URL (http://host:port/v1[/model]), "
@@ -33,6 +32,8 @@ def resolve_backend(spec: str, settings: Settings) -> ModelBackend:
     if not spec.strip():
         raise ModelNotAvailable(f"--model is empty. {_CHOICES}")
     if spec == "test":
+        from punie_acp.models.demo import DemoModel
+
         return StatelessBackend(DemoModel(), "punie-test")
     if spec.startswith("script:"):
         from punie_acp.models.scripted import ScriptedBackend

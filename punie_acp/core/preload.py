@@ -1,0 +1,70 @@
+"""The modules a turn needs, imported on a thread while the editor opens its session.
+
+PydanticAI, the turn runner and the tools take well over a second to import; `session/new`
+needs none of them. So the core opens sessions without them and imports them here, on a
+daemon thread, started once a session exists (or when something first needs them). Code that
+needs them awaits `ready()`, which never blocks the event loop: importing a module that another
+thread is still importing would hold the loop on the import lock (cancel and every other
+request would wait).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Sequence
+
+import anyio
+
+# What a turn, a saved session's history and an editor's MCP servers import.
+TURN_MODULES = (
+    "pydantic_ai",
+    "punie_acp.core.permissions",
+    "punie_acp.core.turn",
+    "punie_acp.core.compaction",
+    "punie_acp.core.mcp",
+    "punie_acp.core.keeper",
+    "punie_acp.tools.registry",
+)
+
+
+class Preload:
+    """Imports `modules` once, on a thread; `ready()` waits for them (re-raising an import failure)."""
+
+    def __init__(self, modules: Sequence[str] = TURN_MODULES) -> None:
+        self._modules = tuple(modules)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="punie-preload", daemon=True)
+            self._thread.start()
+
+    async def ready(self) -> None:
+        self.start()
+        if not self._done.is_set():
+            await anyio.to_thread.run_sync(self._done.wait, abandon_on_cancel=True)
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            for name in self._modules:
+                importlib.import_module(name)
+        except BaseException as exc:  # re-raised by every `ready()`
+            self._error = exc
+        finally:
+            self._done.set()
