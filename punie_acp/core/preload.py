@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -29,10 +29,12 @@ TURN_MODULES = (
 
 
 class Preload:
-    """Imports `modules` once, on a thread; `ready()` waits for them (re-raising an import failure)."""
+    """Imports `modules` once, on a thread, then runs `then` there (work the first turn would
+    otherwise do on the event loop); `ready()` waits for both (re-raising a failure)."""
 
-    def __init__(self, modules: Sequence[str] = TURN_MODULES) -> None:
+    def __init__(self, modules: Sequence[str] = TURN_MODULES, then: Callable[[], object] | None = None) -> None:
         self._modules = tuple(modules)
+        self._then = then
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
@@ -64,6 +66,8 @@ class Preload:
         try:
             for name in self._modules:
                 importlib.import_module(name)
+            if self._then is not None:
+                self._then()
         except BaseException as exc:  # re-raised by every `ready()`
             self._error = exc
         finally:

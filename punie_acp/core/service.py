@@ -89,8 +89,9 @@ class CoreService:
         self._settings = settings
         self._tools = tools
         self._runner_made: TurnRunner | None = None
-        # Sessions open without PydanticAI; a turn awaits it (see `preload.py`).
-        self.preload = Preload()
+        # Sessions open without PydanticAI; a turn awaits it (see `preload.py`), and the turn
+        # runner (PydanticAI's agent, the tools' schemas) is built on that thread too.
+        self.preload = Preload(then=self._runner)
         self._sessions = SessionManager(settings, on_close=self._forget)
         self.catalog = ModelCatalog(backend, settings)
         self._choices: dict[str, SessionChoices] = {}
@@ -374,7 +375,7 @@ class CoreService:
         return ended
 
     def _runner(self) -> TurnRunner:
-        """The turn runner, made on the first turn (after `preload.ready()`: its modules are loaded)."""
+        """The turn runner, made on the preload thread (a turn awaits `preload.ready()` first)."""
         if self._runner_made is None:
             from punie_acp.core.turn import TurnRunner
 
