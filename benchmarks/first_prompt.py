@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from punie_acp.config import Settings
     from punie_acp.core.service import CoreService
+    from punie_acp.core.tooling import AgentTool
+    from punie_acp.models.mlx import MlxBackend
 
 OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"  # as mlx_backend.py: fast fp32 on CPU
 VARIANTS = ("punie", "without first-request warm-up")
@@ -37,38 +40,54 @@ SMALL = {"hidden_size": 128, "num_hidden_layers": 4, "intermediate_size": 256, "
 
 
 async def measure(model: str, warm: int, tool_style: str, project: Path, baseline: bool) -> list[float]:
-    """Seconds to the first event: the first prompt, then `warm` more."""
+    """Seconds to the first event: the first prompt, then `warm` more; last, the prompt's tokens."""
     from punie_acp.config import Settings
-    from punie_acp.core.host import LocalHost
-    from punie_acp.core.service import CoreService
     from punie_acp.models.mlx import MlxBackend
 
-    settings = Settings(model=model, max_tokens=8, tool_style=tool_style)
+    settings = Settings(model=model, max_tokens=8, tool_style="direct" if tool_style == "none" else tool_style)
     backend = MlxBackend(model, settings)
-
-    def tools() -> list[object]:
-        from punie_acp.tools.registry import default_tools
-
-        return [] if tool_style == "none" else list(default_tools(tool_style))
-
-    core = CoreService(backend, settings, tools)  # type: ignore[arg-type]
+    core = punie_core(backend, settings, with_tools=tool_style != "none")
     if baseline:  # the runner built on the first turn, as before
         from punie_acp.core.preload import Preload
 
         core.preload = Preload()
     core.start()
+    times = await first_and_warm(core, backend, project, warm, words=50)
+    await core.aclose()
+    return [*times, float(backend.engine.history[-1].prompt_tokens)]
+
+
+def punie_core(backend: MlxBackend, settings: Settings, with_tools: bool = True) -> CoreService:
+    """The core as `punie serve` builds it, with the tools of `settings.tool_style` (or none)."""
+    from punie_acp.core.service import CoreService
+
+    def tools() -> list[AgentTool]:
+        from punie_acp.tools.registry import default_tools
+
+        return default_tools(settings.tool_style) if with_tools else []
+
+    return CoreService(backend, settings, tools)
+
+
+async def first_and_warm(core: CoreService, backend: MlxBackend, project: Path, warm: int, words: int) -> list[float]:
+    """Seconds to the first event of the first prompt, then of `warm` more, each in a new session.
+
+    The server's order: a session opens (the turn modules start importing) while the model
+    loads; the user's prompt is timed once both are done, so it measures the prompt, not the load.
+    """
+    from punie_acp.core.host import LocalHost
+
     times: list[float] = []
     for i in range(warm + 1):
         session = core.open_session(str(project), lambda _: LocalHost())
         core.preload_turn_modules()  # as the ACP face does once session/new is answered
-        if i == 0:  # the user types while the model loads; time the prompt, not the load
+        if i == 0:
             await backend.ensure_ready(_ignore)
             await core.turn_modules_ready()
-        words = " ".join(f"item{(j * 7 + i) % 997}" for j in range(50))
-        times.append(await _first_event(core, session.id, f"Request {i}. {words}"))
+        text = " ".join(f"item{(j * 7 + i) % 997}" for j in range(words))
+        times.append(await _first_event(core, session.id, f"Request {i}. {text}"))
         core.close_session(session.id)
-    await core.aclose()
-    return [*times, float(backend.engine.history[-1].prompt_tokens)]
+    return times
 
 
 async def _first_event(core: CoreService, session_id: str, prompt: str) -> float:
