@@ -182,9 +182,10 @@ async def step_ms(backend: MlxBackend) -> float:
 
 
 async def cancel_latency(path: Path, repeats: int) -> None:
-    # Short chunks, so the 600-item prompt prefills in many of them and a cancel can land mid-prefill
-    # after the nth (with the default 2048, the whole prompt is one chunk).
-    backend = await ready(path, prefill_step_size=64)
+    # The default chunk for this device (256 tokens on the CPU, see warmup.device_prefill_step): the
+    # 600-item prompt prefills in several, and a cancel lands mid-prefill after the nth.
+    backend = await ready(path)
+    assert backend.engine.prefill.step * 4 < 1200, "the prompt must span several chunks"
     settings = ModelSettings(max_tokens=4000, temperature=0.0)
     results: dict[str, list[float]] = {"prefill": [], "decode": []}
     jitter = random.Random(0)

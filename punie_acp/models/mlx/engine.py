@@ -30,7 +30,7 @@ from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHa
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
 from punie_acp.models.mlx.persist import SavedCaches
 from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
-from punie_acp.models.mlx.warmup import warm_up
+from punie_acp.models.mlx.warmup import device_prefill_step, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,11 @@ class Engine:
         self.loaded: LoadedModel | None = None
         self.history: deque[JobStats] = deque(maxlen=256)
         step = prefill_step or settings.prefill_step_size
-        if step < 1:
+        if step < 0:
             log.warning("prefill_step_size %s is not a token count; using mlx-lm's default", step)
             step = DEFAULT_PREFILL_STEP
-        self.prefill = PrefillTuning(step=step)
+        self._step_per_device = step == 0  # chosen once mlx is loaded (warmup.device_prefill_step)
+        self.prefill = PrefillTuning(step=step or DEFAULT_PREFILL_STEP)
         self._commands: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._settled = threading.Event()  # loaded, or failed to
         self._lock = threading.Lock()
@@ -155,6 +156,8 @@ class Engine:
             if self.saved is not None:
                 self.saved.bind(self.loaded)
             self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache, self.saved)
+            if self._step_per_device:
+                self.prefill.step = device_prefill_step()
             self._warm_up()
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all

@@ -29,7 +29,7 @@ from punie_acp.models.mlx.cache import SessionCache
 from punie_acp.models.mlx.decode import token_stream
 from punie_acp.models.mlx.jobs import Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, Reporter
-from punie_acp.models.mlx.steps import PrefillTuning, prefill_chunks, prefill_quanta
+from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, prefill_chunks, prefill_quanta
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,18 @@ def plan(step: int, cuda: bool) -> tuple[int, int]:
     """(prompt tokens, chunk size) of the warm-up prefill: two chunks, the first one full."""
     chunk = step if cuda else min(step, _SHORT)
     return chunk + min(chunk, _SHORT) // 2 + 1, chunk  # the last token goes in with decode
+
+
+# On the CPU one layer of a 2048-token chunk of a 1024-wide fp32 model took ~2 s (2 cores), and a
+# cancel waits for the layer it lands in; 256-token chunks prefilled as fast there.
+CPU_PREFILL_STEP = 256
+
+
+def device_prefill_step() -> int:
+    """The prefill chunk for this device when none is set: mlx-lm's on a GPU, smaller on the CPU."""
+    import mlx.core as mx
+
+    return CPU_PREFILL_STEP if mx.default_device() == mx.cpu else DEFAULT_PREFILL_STEP
 
 
 def warm_up(
