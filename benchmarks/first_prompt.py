@@ -50,7 +50,7 @@ async def measure(model: str, warm: int, tool_style: str, project: Path, baselin
     if baseline:  # the runner built on the first turn, as before
         from punie_acp.core.preload import Preload
 
-        core.preload = Preload()
+        core.turns.preload = Preload()
     core.start()
     times = await first_and_warm(core, backend, project, warm, words=50)
     await core.aclose()

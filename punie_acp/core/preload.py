@@ -13,8 +13,18 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
+
+from punie_acp.core.tooling import AgentTool
+from punie_acp.models.base import ModelBackend
+
+if TYPE_CHECKING:
+    from punie_acp.core.turn import TurnRunner
+
+# The tools, or how to make them once the turn modules are loaded.
+Tools = Sequence[AgentTool] | Callable[[], Sequence[AgentTool]]
 
 # What a turn, a saved session's history and an editor's MCP servers import.
 TURN_MODULES = (
@@ -72,3 +82,23 @@ class Preload:
             self._error = exc
         finally:
             self._done.set()
+
+
+class TurnModules:
+    """The turn runner, built on the preload thread once its modules are in (PydanticAI's agent
+    and the tools' schemas cost the first turn tens of milliseconds otherwise)."""
+
+    def __init__(self, backend: ModelBackend, tools: Tools) -> None:
+        self._backend = backend
+        self._tools = tools
+        self._runner: TurnRunner | None = None
+        self.preload = Preload(then=self.runner)
+
+    def runner(self) -> TurnRunner:
+        """The runner; call after `await preload.ready()` (its modules are loaded by then)."""
+        if self._runner is None:
+            from punie_acp.core.turn import TurnRunner
+
+            tools = self._tools() if callable(self._tools) else self._tools
+            self._runner = TurnRunner(self._backend, tools)
+        return self._runner

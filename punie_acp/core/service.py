@@ -54,9 +54,8 @@ from punie_acp.core.errors import (
 from punie_acp.core.events import TextDelta, TurnEnded
 from punie_acp.core.host import EditorHost
 from punie_acp.core.keeper import SessionKeeper
-from punie_acp.core.preload import Preload
+from punie_acp.core.preload import Tools, TurnModules
 from punie_acp.core.session import Session, SessionManager, quoted
-from punie_acp.core.tooling import AgentTool
 from punie_acp.core.turn_events import TurnEvents
 from punie_acp.models.base import ModelBackend, ModelNotAvailable
 from punie_acp.models.failures import explain_model_failure
@@ -68,10 +67,6 @@ if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
 
     from punie_acp.core.mcp import McpServerSpec, SessionMcp
-    from punie_acp.core.turn import TurnRunner
-
-# The tools, or how to make them once the turn modules are loaded (see `preload.py`).
-Tools = Sequence[AgentTool] | Callable[[], Sequence[AgentTool]]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -87,11 +82,8 @@ class CoreService:
     ) -> None:
         self._backend = backend
         self._settings = settings
-        self._tools = tools
-        self._runner_made: TurnRunner | None = None
-        # Sessions open without PydanticAI; a turn awaits it (see `preload.py`), and the turn
-        # runner (PydanticAI's agent, the tools' schemas) is built on that thread too.
-        self.preload = Preload(then=self._runner)
+        # Sessions open without PydanticAI; a turn awaits it and its runner (see `preload.py`).
+        self.turns = TurnModules(backend, tools)
         self._sessions = SessionManager(settings, on_close=self._forget)
         self.catalog = ModelCatalog(backend, settings)
         self._choices: dict[str, SessionChoices] = {}
@@ -125,10 +117,10 @@ class CoreService:
 
     def preload_turn_modules(self) -> None:
         """Start importing what a turn needs (the faces call this once a new session is answered)."""
-        self.preload.start()
+        self.turns.preload.start()
 
     async def turn_modules_ready(self) -> None:
-        await self.preload.ready()
+        await self.turns.preload.ready()
 
     def attach_mcp(self, session_id: str, servers: Sequence[McpServerSpec]) -> None:
         """Give the session the editor's MCP servers (session/new, session/load); replaces earlier ones."""
@@ -270,7 +262,7 @@ class CoreService:
 
     async def resume_session(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
         """Open a saved session again without replaying it."""
-        await self.preload.ready()  # its history is PydanticAI messages
+        await self.turn_modules_ready()  # its history is PydanticAI messages
         session = await self._archive.reopen(session_id, cwd, host_for)
         self._backend_of(session).start_loading()
         return session
@@ -330,7 +322,7 @@ class CoreService:
                 await events.close_open_calls(f"not finished: the turn ended ({ended.stop_reason})")
         finally:
             session.end_turn()
-            if self.preload.done:  # else the turn never reached the model: the history is unchanged
+            if self.turns.preload.done:  # else the turn never reached the model: the history is unchanged
                 self._keeper.save_history(session)
             self._sessions.touch(session)
         await self._archive.saved(session)
@@ -342,7 +334,7 @@ class CoreService:
 
     async def _turn(self, session: Session, prompt: str, events: TurnEvents) -> TurnEnded:
         """A slash command or a prompt, on the session's model, with its history kept inside the context."""
-        await self.preload.ready()
+        await self.turn_modules_ready()
         backend = self._backend_of(session)
         invocation = commands.parse(prompt)
         if invocation is not None:
@@ -361,7 +353,7 @@ class CoreService:
             prompt = invocation.prompt
         mcp = self._mcp.get(session.id)
         self._used.pop(session.id, None)
-        ended = await self._runner().run(
+        ended = await self.turns.runner().run(
             session,
             prompt,
             events.emit,
@@ -373,15 +365,6 @@ class CoreService:
 
         self._used[session.id] = compaction.context_used(session.history)
         return ended
-
-    def _runner(self) -> TurnRunner:
-        """The turn runner, made on the preload thread (a turn awaits `preload.ready()` first)."""
-        if self._runner_made is None:
-            from punie_acp.core.turn import TurnRunner
-
-            tools = self._tools() if callable(self._tools) else self._tools
-            self._runner_made = TurnRunner(self._backend, tools)
-        return self._runner_made
 
     async def _compact(
         self, session: Session, backend: ModelBackend, extra: ModelSettings, events: TurnEvents, *, forced: bool
