@@ -85,14 +85,20 @@ class Preload:
 
 
 class TurnModules:
-    """The turn runner, built on the preload thread once its modules are in (PydanticAI's agent
-    and the tools' schemas cost the first turn tens of milliseconds otherwise)."""
+    """The turn runner, built on the preload thread once its modules are in (PydanticAI's agent,
+    the tools' and the history's schemas cost the first turn tens of milliseconds otherwise)."""
 
     def __init__(self, backend: ModelBackend, tools: Tools) -> None:
         self._backend = backend
         self._tools = tools
         self._runner: TurnRunner | None = None
-        self.preload = Preload(then=self.runner)
+        self.preload = Preload(then=self._prepare)
+
+    def _prepare(self) -> None:
+        self.runner()
+        from punie_acp.core.keeper import dump_history
+
+        dump_history([])  # PydanticAI builds the history's schema on first use (~50 ms, after the 1st turn)
 
     def runner(self) -> TurnRunner:
         """The runner; call after `await preload.ready()` (its modules are loaded by then)."""
