@@ -24,18 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,28 +43,23 @@ if Path(OPENBLAS).exists() and OPENBLAS not in os.environ.get("LD_PRELOAD", ""):
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.exceptions import UsageLimitExceeded  # noqa: E402
-from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent  # noqa: E402
+from pydantic_ai.messages import PartDeltaEvent, PartStartEvent  # noqa: E402
 from pydantic_ai.settings import ModelSettings  # noqa: E402
-from pydantic_ai.usage import UsageLimits  # noqa: E402
 
-from benchmarks import mlx_scale  # noqa: E402
+from benchmarks import mlx_scale, tool_turns  # noqa: E402
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
-from punie_acp.models.mlx.model import MlxModel  # noqa: E402
 from tests.support.fabricate import MID, ModelShape, Script, write_random_model, write_scripted_model  # noqa: E402
 
 SMALL = ModelShape(hidden_size=512, num_hidden_layers=4, intermediate_size=1536, num_attention_heads=8,
                    num_key_value_heads=4, head_dim=64, bpe_vocab=2048)  # fmt: skip
 LARGE = ModelShape(hidden_size=2048, num_hidden_layers=12, intermediate_size=5632, num_attention_heads=16,
                    num_key_value_heads=8, head_dim=128, bpe_vocab=2048)  # fmt: skip
-RULES = "\n".join(f"Rule {i}: keep functions short, typed and tested; explain each change briefly." for i in range(40))
 FIRST = Script(("<tool_call>", '\n{"name": "read_file", "arguments": {"path": "a.txt"}}\n', "</tool_call>"))
 AGAIN = Script(("<tool_call>", '\n{"name": "read_file", "arguments": {"path": "b.txt"}}\n', "</tool_call>"))
 # 120 distinct one-token pieces in a loop: every token is visible text, the reply never ends by
 # itself, and (period 120 > 64) the repetition guard leaves it alone.
 ENDLESS = Script(tuple(f" w{i}" for i in range(120)), loop=True)
-FILE_TEXT = "def area(r: float) -> float:\n    return 3.14159 * r * r\n" * 6
 ROWS: list[tuple[str, str, str, str, str]] = []
 
 
@@ -130,7 +121,7 @@ def bare_rate(backend: MlxBackend, prompt: str, tokens: int) -> float:
 
 
 async def decode(path: Path, tokens: int) -> None:
-    backend = await ready(path)
+    backend = await ready(path, prompt_lookup=False)  # like for like with bare; mlx_lookup.py measures lookup
     prompt, settings = "Count for me.", ModelSettings(max_tokens=tokens, temperature=0.0)
     punie, bare = [], []
     for _ in range(5):
@@ -139,113 +130,6 @@ async def decode(path: Path, tokens: int) -> None:
     await backend.aclose()
     p, b = statistics.median(punie), statistics.median(bare)
     row("decode tokens/s (median of 5)", f"{p:.1f}", f"{b:.1f} bare stream_generate", f"{p / b:.3f}x", "≥0.97x")
-
-
-# 2. five tool turns --------------------------------------------------------------------------
-
-
-class NoCacheModel(MlxModel):
-    """The same model view with its session cache dropped before every request."""
-
-    @asynccontextmanager
-    async def request_stream(self, *args: Any, **kwargs: Any) -> Any:
-        self._engine.forget(self._session_id)
-        async with super().request_stream(*args, **kwargs) as stream:
-            yield stream
-
-
-async def tool_session(model: Any, run: int) -> tuple[float, list[ModelResponse]]:
-    """Five model requests, each answered with a tool call that runs; wall time and the responses.
-
-    `run` goes first in the instructions, so no two sessions share a cacheable prefix.
-    """
-    agent: Agent[None, str] = Agent(model, instructions=f"Session {run}.\n{RULES}")
-    responses: list[ModelResponse] = []
-
-    @agent.tool_plain
-    def read_file(path: str) -> str:
-        """Read a file of the project."""
-        return FILE_TEXT
-
-    started = time.perf_counter()
-    settings = ModelSettings(max_tokens=64, temperature=0.0)
-    async with agent.iter("Review a.txt and b.txt.", usage_limits=UsageLimits(request_limit=5),
-                          model_settings=settings) as agent_run:  # fmt: skip
-        with contextlib.suppress(UsageLimitExceeded):  # the 6th request is refused: 5 turns done
-            async for node in agent_run:
-                if Agent.is_call_tools_node(node):
-                    responses.append(node.model_response)
-    wall = time.perf_counter() - started
-    assert len(responses) == 5 and all(len(r.parts) == 1 for r in responses), responses
-    return wall, responses
-
-
-def new_content(history: list[Any]) -> int:
-    """Tokens each request adds beyond what the previous request saw and generated."""
-    total, previous = 0, 0
-    for stats in history:
-        total += stats.prompt_tokens - previous
-        previous = stats.prompt_tokens + stats.generated_tokens
-    return total
-
-
-async def sessions(path: Path, repeats: int) -> None:
-    """punie with its cache, punie without, and HTTP → mlx_lm.server, interleaved; best wall time of each."""
-    from pydantic_ai.models.openai import OpenAIChatModel
-    from pydantic_ai.providers.openai import OpenAIProvider
-
-    backend = await ready(path)
-    engine = backend.engine
-    walls: dict[str, list[float]] = {"warm": [], "cold": [], "http": []}
-    prefilled: dict[str, int] = {}
-    with mlx_server(path) as url:
-        http_model = OpenAIChatModel("default_model", provider=OpenAIProvider(base_url=url, api_key="none"))
-        for run in range(repeats):
-            wall, _ = await tool_session(backend.model_for(f"warm{run}"), 3 * run)
-            walls["warm"].append(wall)
-            cached = list(engine.history)[-5:]
-            wall, responses = await tool_session(http_model, 3 * run + 1)
-            walls["http"].append(wall)
-            prefilled["http"] = sum(r.usage.input_tokens - r.usage.cache_read_tokens for r in responses)
-            if run == 0:  # slow, and the same every time
-                cold_model = NoCacheModel(engine, "cold", backend.settings, backend.name)
-                walls["cold"].append((await tool_session(cold_model, 3 * run + 2))[0])
-                prefilled["cold"] = sum(s.prefilled_tokens for s in list(engine.history)[-5:])
-    await backend.aclose()
-
-    fresh, warm_prefilled = new_content(cached), sum(s.prefilled_tokens for s in cached)
-    warm, cold, http = (min(walls[k]) for k in ("warm", "cold", "http"))
-    baseline = f"{prefilled['cold']} without cache; {prefilled['http']} via mlx_lm.server"
-    row("5 tool turns: tokens prefilled", f"{warm_prefilled} (new content {fresh})", baseline,
-        f"{warm_prefilled / fresh:.2f}x new content", "≤1.1x new content")  # fmt: skip
-    row(f"5 tool turns: wall time (best of {repeats})", f"{warm:.2f} s",
-        f"{cold:.2f} s without cache; {http:.2f} s via HTTP",
-        f"{cold / warm:.2f}x / {http / warm:.2f}x faster", "≥1.5x faster than HTTP")  # fmt: skip
-
-
-class mlx_server:
-    """`python -m mlx_lm.server` on a free loopback port, stopped by its own pid."""
-
-    def __init__(self, path: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        cmd = [sys.executable, "-m", "mlx_lm.server", "--model", str(path), "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def __enter__(self) -> str:
-        url = f"http://127.0.0.1:{self.port}/v1"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1).read()
-                return url
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("mlx_lm.server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 # 3. start-up -------------------------------------------------------------------------------
@@ -298,9 +182,10 @@ async def step_ms(backend: MlxBackend) -> float:
 
 
 async def cancel_latency(path: Path, repeats: int) -> None:
-    # Short chunks, so the 600-item prompt prefills in many of them and a cancel can land mid-prefill
-    # after the nth (with the default 2048, the whole prompt is one chunk).
-    backend = await ready(path, prefill_step_size=64)
+    # The default chunk for this device (256 tokens on the CPU, see warmup.device_prefill_step): the
+    # 600-item prompt prefills in several, and a cancel lands mid-prefill after the nth.
+    backend = await ready(path)
+    assert backend.engine.prefill.step * 4 < 1200, "the prompt must span several chunks"
     settings = ModelSettings(max_tokens=4000, temperature=0.0)
     results: dict[str, list[float]] = {"prefill": [], "decode": []}
     jitter = random.Random(0)
@@ -327,7 +212,8 @@ async def cpu_rows(args: argparse.Namespace) -> None:
     print(f"building models in {args.workdir} …", file=sys.stderr, flush=True)
     dirs = build(args.workdir, args.quick)
     await decode(dirs["decode"], 96 if args.quick else 128)
-    await sessions(dirs["tools"], 2)
+    for metric, *rest in await tool_turns.sessions(dirs["tools"], 2):
+        row(metric, *rest)
     startup(dirs["large"])
     await cancel_latency(dirs["decode"], 3 if args.quick else 10)
     backend = await mlx_scale.load(dirs["prefill"])
@@ -343,6 +229,12 @@ async def main() -> None:
     parser.add_argument("--scale", action="store_true", help="the GPU-shaped models of mlx_scale.py instead")
     parser.add_argument("--models", default="moe,dense", help="with --scale: which of moe,dense")
     parser.add_argument("--prompt-tokens", type=int, default=4000, help="long prompt for time to first token")
+    parser.add_argument(
+        "--sessions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --scale: also the five tool turns (a second, scripted model of each shape)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="TTFT and decode repeats (--scale, section 5)")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -352,7 +244,8 @@ async def main() -> None:
 
     where = f"mlx {version('mlx')} on {mx.default_device()}" + (" (CUDA)" if mx.cuda.is_available() else "")
     if args.scale:
-        ROWS.extend(await mlx_scale.run(args.workdir, args.models.split(","), args.prompt_tokens, args.repeats))
+        which = args.models.split(",")
+        ROWS.extend(await mlx_scale.run(args.workdir, which, args.prompt_tokens, args.repeats, args.sessions))
         print(f"\nmlx backend benchmark at scale ({where})\n")
     else:
         await cpu_rows(args)

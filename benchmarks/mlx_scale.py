@@ -20,6 +20,7 @@ import itertools
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import PartDeltaEvent, PartStartEvent
 from pydantic_ai.settings import ModelSettings
 
+from benchmarks import tool_turns
 from punie_acp.config import Settings
 from punie_acp.models.mlx import MlxBackend
 from punie_acp.models.mlx.jobs import JobStats
@@ -43,8 +45,9 @@ TEMPERATURE, SEED = 1.0, 7
 Row = tuple[str, str, str, str, str]
 
 
-def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
-    """Write a loadable model directory (skipped when one is there)."""
+def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[str] = ()) -> Path:
+    """Write a loadable model directory (skipped when one is there); with `script`, a model that
+    answers every request with it (`tool_turns.script_rows`)."""
     if (path / "config.json").exists():
         return path
     import mlx.core as mx
@@ -53,7 +56,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
     from mlx_lm.utils import _get_classes, save_config, save_model
     from tokenizers import Tokenizer
 
-    n_tokens, eos = _prepare(path, "qwen3", (), shape.bpe_vocab)
+    n_tokens, eos = _prepare(path, "qwen3", script, shape.bpe_vocab)
     plain = Tokenizer.from_file(str(path / "tokenizer.json")).get_vocab_size(with_added_tokens=False)
     assert n_tokens <= QWEN_VOCAB
     config = _model_config(shape, QWEN_VOCAB, eos, tie=False)
@@ -83,7 +86,10 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None) -> Path:
     model.model.embed_tokens.weight = (embed * (1 - marker) + marker).astype(mx.bfloat16)
     banned = (mx.arange(QWEN_VOCAB) >= plain)[:, None] * marker  # padded and added ids
     head = mx.random.normal((QWEN_VOCAB, hidden)) * 0.02
-    model.lm_head.weight = (head * (1 - marker) - banned).astype(mx.bfloat16)
+    head = head * (1 - marker) - banned
+    if script:
+        head = tool_turns.script_rows(path, head, model.model.embed_tokens.weight.astype(mx.float32), marker, script)
+    model.lm_head.weight = head.astype(mx.bfloat16)
     model.model.norm.set_dtype(mx.bfloat16)
     if bits:
         model.model.embed_tokens = model.model.embed_tokens.to_quantized(group_size=64, bits=bits)
@@ -165,19 +171,18 @@ async def punie_decode(backend: MlxBackend, session: str, tokens: int) -> float:
 
 
 async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> list[Row]:
-    """TTFT (first prompt after loading, then warm) and prefill rate, each beside bare mlx-lm.
+    """TTFT and prefill rate, each beside bare mlx-lm (the first prompt: `first_prompt`).
 
     Bare runs on punie's model thread (`engine.call`), interleaved with punie, on prompts of the
     same length but different text, each in a fresh session (the whole prompt is prefilled).
     """
     engine = backend.engine
-    first, n_punie, _ = await punie_ttft(backend, "first", long_prompt(backend, tokens, 0))
     punie: list[float] = []
     bare: list[float] = []
     to_chunk: list[float] = []
-    n_bare = 0
+    n_bare = n_punie = 0
     for i in range(repeats):
-        seconds, _, chunk = await punie_ttft(backend, f"warm{i}", long_prompt(backend, tokens, i + 1))
+        seconds, n_punie, chunk = await punie_ttft(backend, f"warm{i}", long_prompt(backend, tokens, i + 1))
         punie.append(seconds)
         to_chunk.append(chunk)
         prompt = long_prompt(backend, tokens, 100 + i)
@@ -191,8 +196,6 @@ async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> lis
          f"{b * 1000:.0f} ms bare stream_generate ({n_bare} tokens)", f"{p / b:.3f}x", "≤1.1x"),
         (f"{name}: prefill tok/s", f"{n_punie / p:.0f}", f"{n_bare / b:.0f}", f"{(n_punie / p) / (n_bare / b):.3f}x",
          "-"),
-        (f"{name}: first prompt's TTFT (after warm-up) vs warm", f"{first * 1000:.0f} ms", f"{p * 1000:.0f} ms warm",
-         f"{first / p:.2f}x", "≤1.2x"),
         (f"{name}: one layer of a {step}-token chunk", f"{statistics.median(to_chunk) * 1000 / layers:.1f} ms", "-",
          "-", "-"),
     ]  # fmt: skip
@@ -277,8 +280,10 @@ async def cancel(name: str, backend: MlxBackend, tokens: int, repeats: int, per_
 
 
 async def load(path: Path, warm_up: bool = True) -> MlxBackend:
-    """Load with the sampler the benchmark uses as the default (the warm-up compiles that one)."""
-    backend = MlxBackend(str(path), Settings(temperature=TEMPERATURE))
+    """Load with the sampler the benchmark uses as the default (the warm-up compiles that one).
+    Plain decoding: these rows compare like for like with bare mlx-lm; prompt lookup has its own
+    benchmark (mlx_lookup.py)."""
+    backend = MlxBackend(str(path), Settings(temperature=TEMPERATURE, prompt_lookup=False))
     engine = backend.engine
     if not warm_up:
         engine._warm_up = lambda: None  # type: ignore[method-assign]
@@ -300,26 +305,30 @@ async def load(path: Path, warm_up: bool = True) -> MlxBackend:
     return backend
 
 
-async def pydantic_ai_first_run() -> Row:
-    """PydanticAI's own first-run cost (no mlx): it lands on the first prompt, so it is taken first."""
-    from pydantic_ai.models.test import TestModel
+async def first_prompt(name: str, backend: MlxBackend, workdir: Path, repeats: int, process_first: bool) -> Row:
+    """The first prompt after loading vs warm ones, through the user's path: the core (PydanticAI
+    agent, punie's instructions and tools) → `MlxModel` (see `first_prompt.py`)."""
+    from benchmarks.first_prompt import first_and_warm, punie_core
 
-    times = []
-    for _ in range(2):
-        started = time.perf_counter()
-        await Agent(TestModel()).run("hi")
-        times.append(time.perf_counter() - started)
-    first, second = f"{times[0] * 1000:.0f} ms", f"{times[1] * 1000:.0f} ms second"
-    return ("PydanticAI's first run (TestModel, no mlx)", first, second, "-", "(once a process; not in rows below)")
+    core = punie_core(backend, Settings(temperature=TEMPERATURE, max_tokens=1))
+    project = workdir / "project"
+    project.mkdir(exist_ok=True)
+    times = await first_and_warm(core, backend, project, repeats, words=200)
+    first, warm = times[0], statistics.median(times[1:])
+    which = "the process's first" if process_first else "the model's first (not the process's)"
+    tokens = backend.engine.history[-1].prompt_tokens
+    return (f"{name}: first prompt through the core ({which}; {tokens} tokens) vs warm", f"{first * 1000:.0f} ms",
+            f"{warm * 1000:.0f} ms warm", f"{first / warm:.2f}x", "≤1.2x")  # fmt: skip
 
 
-async def run(workdir: Path, which: list[str], tokens: int, repeats: int) -> list[Row]:
+async def run(workdir: Path, which: list[str], tokens: int, repeats: int, sessions: bool = True) -> list[Row]:
     """Everything for each chosen model; the rows for the benchmark's table."""
-    rows: list[Row] = [await pydantic_ai_first_run()]
-    for name in which:
+    rows: list[Row] = []
+    for index, name in enumerate(which):
         shape, bits = (MOE, 4) if name == "moe" else (DENSE, None)
         path = fabricate(workdir / f"scale-{name}", shape, bits)
         backend = await load(path)
+        rows.append(await first_prompt(name, backend, workdir, repeats, process_first=index == 0))
         rows += await ttft(name, backend, tokens, repeats)
         rows.append(await decode(name, backend, 128, repeats))
         per_token = 1000 / float(rows[-1][1])
@@ -331,6 +340,9 @@ async def run(workdir: Path, which: list[str], tokens: int, repeats: int) -> lis
         rows.append((f"{name}: no warm-up: first TTFT vs second", f"{first * 1000:.0f} ms", f"{second * 1000:.0f} ms",
                      f"{first / second:.2f}x", "(what warm-up saves)"))  # fmt: skip
         await cold.aclose()
+        if sessions:  # a model that calls a tool every time: same shape, its own directory
+            tools = fabricate(workdir / f"scale-{name}-tools", shape, bits, tool_turns.SCALE_SCRIPT)
+            rows += await tool_turns.sessions(tools, repeats, label=f"{name}: ", temperature=TEMPERATURE)
         for row in rows:
             print("  " + " | ".join(row), flush=True)
     return rows

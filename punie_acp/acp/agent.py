@@ -94,6 +94,8 @@ class PunieAgent:
             await self._core.check_store()  # a damaged store is said at once, not after the first prompt
             session = self._core.open_session(cwd, self._host_for())
             await self._core.check_store()  # saved before the answer: a session id given out is kept
+            if mcp_servers:  # PydanticAI runs them; without servers the answer does not wait for it
+                await self._core.turn_modules_ready()
         except CoreError as exc:
             raise request_error(exc) from None
         self.attach_mcp(session.id, mcp_servers)
@@ -121,6 +123,8 @@ class PunieAgent:
                 await client.session_update(session_id=session_id, update=panel.commands_update())
             except Exception:
                 log.info("session %s: could not send the slash commands", session_id, exc_info=True)
+            # The session is answered: now import what its first prompt needs (core/preload.py).
+            self._core.preload_turn_modules()
 
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acp import schema
 
 from punie_acp.core.commands import COMMANDS
 from punie_acp.core.config_options import ConfigOption
-from punie_acp.core.mcp import McpServerSpec
+
+if TYPE_CHECKING:  # core/mcp.py imports PydanticAI; it is loaded only when an editor passes servers
+    from punie_acp.core.mcp import McpServerSpec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ def usage_update(used: int, size: int) -> schema.UsageUpdate:
 
 def mcp_specs(servers: Sequence[Any] | None, session_id: str) -> list[McpServerSpec]:
     """The stdio servers the editor passed; others (HTTP, SSE) are not advertised, so are logged and left."""
+    if not servers:
+        return []
+    from punie_acp.core.mcp import McpServerSpec
+
     specs: list[McpServerSpec] = []
     for server in servers or ():
         if isinstance(server, schema.McpServerStdio):

@@ -1,7 +1,8 @@
 """Answer `initialize` while the heavy modules are still importing.
 
-Importing the ACP SDK and PydanticAI takes over a second; editors start agents with a
-deadline (Zed gives up after 30 s, and every user sees the wait). So `punie serve` imports them
+Importing the ACP SDK takes about half a second (PydanticAI, over a second more, is not imported
+before `session/new` is answered: `core/preload.py`); editors start agents with a deadline (Zed
+gives up after 30 s, and every user sees the wait). So `punie serve` imports the SDK and the server
 on a thread while the main thread reads the first line from stdin with plain `os.read`; if it
 is a well-formed `initialize`, it is answered at once from `capabilities.py`, written by the same
 strict encoder as every later message (so byte for byte what the SDK path writes). Anything

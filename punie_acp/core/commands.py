@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from punie_acp.core.project_notes import NOTES_FILE
+# The file `core/project_notes.py` reads (kept here: that module imports PydanticAI).
+NOTES_FILE = "AGENTS.md"
 
 MAX_ARGUMENT_CHARS = 2000
 

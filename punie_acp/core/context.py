@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from punie_acp.config import Settings
 from punie_acp.core.events import Event, Location, ToolContent, ToolProgress
 from punie_acp.core.host import EditorHost
-from punie_acp.core.permissions import PermissionGate
 from punie_acp.workspace.root import Workspace
+
+if TYPE_CHECKING:  # imported with PydanticAI, after sessions open (core/preload.py)
+    from punie_acp.core.permissions import PermissionGate
 
 Emit = Callable[[Event], Awaitable[None]]
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 
 from punie_acp.core.events import Event, ToolFinished, ToolStarted, TurnEnded, UsageReported
 from punie_acp.core.session import Session
 from punie_acp.store import Choice, SessionRecord, SessionStore, StoredItem, TitleSet, UserPrompt
 from punie_acp.workspace.text import shown_text
+
+if TYPE_CHECKING:  # PydanticAI is imported once a session exists (core/preload.py)
+    from pydantic_ai.messages import ModelMessage
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +108,14 @@ class SessionKeeper:
 def dump_history(history: list[ModelMessage]) -> bytes:
     """PydanticAI's JSON form of the history, as ASCII: a lone surrogate a client sent in a prompt
     (valid JSON, not valid UTF-8) is kept as an escape instead of failing the save."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter  # loaded before a turn (core/preload.py)
+
     return json.dumps(ModelMessagesTypeAdapter.dump_python(history, mode="json"), ensure_ascii=True).encode()
 
 
 def load_history(raw: bytes) -> list[ModelMessage]:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
     return list(ModelMessagesTypeAdapter.validate_python(json.loads(raw)))
 
 

@@ -12,13 +12,13 @@ import logging
 
 from pydantic_ai import RunContext
 
+from punie_acp.core.commands import NOTES_FILE
 from punie_acp.core.context import ToolContext
 from punie_acp.workspace.root import PathRefused, Workspace
 from punie_acp.workspace.safeio import looks_binary, open_regular
 
 log = logging.getLogger(__name__)
 
-NOTES_FILE = "AGENTS.md"
 MAX_NOTES_BYTES = 16 * 1024
 
 _FRAME = (

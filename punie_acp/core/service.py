@@ -30,7 +30,7 @@ import anyio
 import anyio.lowlevel
 
 from punie_acp.config import Settings, generation_settings
-from punie_acp.core import commands, compaction, lifecycle
+from punie_acp.core import commands, lifecycle
 from punie_acp.core.archive import SessionArchive
 from punie_acp.core.config_options import (
     MODE,
@@ -54,10 +54,8 @@ from punie_acp.core.errors import (
 from punie_acp.core.events import TextDelta, TurnEnded
 from punie_acp.core.host import EditorHost
 from punie_acp.core.keeper import SessionKeeper
-from punie_acp.core.mcp import McpServerSpec, SessionMcp, start_servers
+from punie_acp.core.preload import Tools, TurnModules
 from punie_acp.core.session import Session, SessionManager, quoted
-from punie_acp.core.tooling import AgentTool
-from punie_acp.core.turn import TurnRunner
 from punie_acp.core.turn_events import TurnEvents
 from punie_acp.models.base import ModelBackend, ModelNotAvailable
 from punie_acp.models.failures import explain_model_failure
@@ -68,6 +66,8 @@ from punie_acp.store.memory import MemoryStore
 if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
 
+    from punie_acp.core.mcp import McpServerSpec, SessionMcp
+
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -77,12 +77,13 @@ class CoreService:
         self,
         backend: ModelBackend,
         settings: Settings,
-        tools: Sequence[AgentTool],
+        tools: Tools,
         store: SessionStore | None = None,
     ) -> None:
         self._backend = backend
         self._settings = settings
-        self._runner = TurnRunner(backend, tools)
+        # Sessions open without PydanticAI; a turn awaits it and its runner (see `preload.py`).
+        self.turns = TurnModules(backend, tools)
         self._sessions = SessionManager(settings, on_close=self._forget)
         self.catalog = ModelCatalog(backend, settings)
         self._choices: dict[str, SessionChoices] = {}
@@ -114,11 +115,20 @@ class CoreService:
         self._backend.start_loading()
         return session
 
+    def preload_turn_modules(self) -> None:
+        """Start importing what a turn needs (the faces call this once a new session is answered)."""
+        self.turns.preload.start()
+
+    async def turn_modules_ready(self) -> None:
+        await self.turns.preload.ready()
+
     def attach_mcp(self, session_id: str, servers: Sequence[McpServerSpec]) -> None:
         """Give the session the editor's MCP servers (session/new, session/load); replaces earlier ones."""
         session = self._sessions.get(session_id)
         self._close_mcp(session_id)
         if servers:
+            from punie_acp.core.mcp import start_servers  # loaded: callers await `turn_modules_ready()`
+
             self._mcp[session_id] = start_servers(servers, session.root, session.settings.command_timeout)
 
     def close_session(self, session_id: str) -> None:
@@ -221,6 +231,8 @@ class CoreService:
         session = self._sessions.get(session_id)
         used = self._used.get(session_id)
         if used is None:
+            from punie_acp.core import compaction  # loaded: a session with history had a turn or a load
+
             used = compaction.context_used(session.history)
         return used, session.settings.context_tokens
 
@@ -250,6 +262,7 @@ class CoreService:
 
     async def resume_session(self, session_id: str, cwd: str, host_for: Callable[[str], EditorHost]) -> Session:
         """Open a saved session again without replaying it."""
+        await self.turn_modules_ready()  # its history is PydanticAI messages
         session = await self._archive.reopen(session_id, cwd, host_for)
         self._backend_of(session).start_loading()
         return session
@@ -309,7 +322,8 @@ class CoreService:
                 await events.close_open_calls(f"not finished: the turn ended ({ended.stop_reason})")
         finally:
             session.end_turn()
-            self._keeper.save_history(session)
+            if self.turns.preload.done:  # else the turn never reached the model: the history is unchanged
+                self._keeper.save_history(session)
             self._sessions.touch(session)
         await self._archive.saved(session)
         if failure is not None:
@@ -320,6 +334,7 @@ class CoreService:
 
     async def _turn(self, session: Session, prompt: str, events: TurnEvents) -> TurnEnded:
         """A slash command or a prompt, on the session's model, with its history kept inside the context."""
+        await self.turn_modules_ready()
         backend = self._backend_of(session)
         invocation = commands.parse(prompt)
         if invocation is not None:
@@ -338,7 +353,7 @@ class CoreService:
             prompt = invocation.prompt
         mcp = self._mcp.get(session.id)
         self._used.pop(session.id, None)
-        ended = await self._runner.run(
+        ended = await self.turns.runner().run(
             session,
             prompt,
             events.emit,
@@ -346,12 +361,16 @@ class CoreService:
             extra_settings=extra,
             toolsets=mcp.toolsets if mcp is not None else (),
         )
+        from punie_acp.core import compaction
+
         self._used[session.id] = compaction.context_used(session.history)
         return ended
 
     async def _compact(
         self, session: Session, backend: ModelBackend, extra: ModelSettings, events: TurnEvents, *, forced: bool
     ) -> None:
+        from punie_acp.core import compaction
+
         size = session.settings.context_tokens
         if not forced and not compaction.needs_compaction(session.history, size):
             return

@@ -8,17 +8,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
-from pydantic_ai.messages import ModelMessage
 
 from punie_acp.config import Settings, SettingsError
 from punie_acp.core.errors import BadRequest, SessionBusy, SessionNotFound, TooManySessions
 from punie_acp.core.host import EditorHost
 from punie_acp.core.modes import DEFAULT_MODE, MODES, Mode
-from punie_acp.core.permissions import PermissionGate
 from punie_acp.workspace.root import Workspace
+
+if TYPE_CHECKING:  # PydanticAI is not imported to open a session (see core/preload.py)
+    from pydantic_ai.messages import ModelMessage
+
+    from punie_acp.core.permissions import PermissionGate
 
 # Ids of sessions closed to make room, remembered so a late prompt to one gets a clear message.
 _EVICTED_MEMORY = 256
@@ -37,8 +42,12 @@ class Session:
     _scope: anyio.CancelScope | None = None
     _cancel_requested: bool = False
 
-    def __post_init__(self) -> None:
-        self.permissions = PermissionGate(self.host, lambda: self.mode)
+    @cached_property
+    def permissions(self) -> PermissionGate:
+        # Made on first use (a turn's tools), when PydanticAI, whose `ToolFailed` it raises, is loaded.
+        from punie_acp.core.permissions import PermissionGate
+
+        return PermissionGate(self.host, lambda: self.mode)
 
     @property
     def root(self) -> Path:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from punie_acp.config import Settings
-from punie_acp.models.base import ModelBackend, ModelNotAvailable, StatelessBackend
-from punie_acp.models.demo import DemoModel
+from punie_acp.models.base import ModelBackend, ModelNotAvailable
+from punie_acp.models.deferred import DeferredBackend
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
 
 _CHOICES = (
     "Pass 'test', 'script:FILE', an OpenAI-compatible URL (http://host:port/v1[/model]), "
@@ -28,12 +32,18 @@ def check_url(url: str) -> None:
         raise ModelNotAvailable(f"--model {url!r}: port 0 cannot be connected to. {_CHOICES}")
 
 
+def _demo_model() -> Model:
+    from punie_acp.models.demo import DemoModel
+
+    return DemoModel()
+
+
 def resolve_backend(spec: str, settings: Settings) -> ModelBackend:
     """The backend for `spec`; raises `ModelNotAvailable` (one line saying what to pass) for a bad one."""
     if not spec.strip():
         raise ModelNotAvailable(f"--model is empty. {_CHOICES}")
     if spec == "test":
-        return StatelessBackend(DemoModel(), "punie-test")
+        return DeferredBackend(_demo_model, "punie-test")
     if spec.startswith("script:"):
         from punie_acp.models.scripted import ScriptedBackend
 

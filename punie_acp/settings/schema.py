@@ -139,7 +139,11 @@ class Settings:
     tool_calls_limit: int = _setting(100, WholeNumber(), "tool calls per prompt", "limits")
     max_cached_sessions: int = _setting(4, WholeNumber(), "sessions whose KV cache stays in memory", "limits")
     prefill_step_size: int = _setting(
-        2048, WholeNumber(), "tokens per prefill chunk of the in-process model (fixed: one shape per chunk)", "limits"
+        0,
+        WholeNumber(),
+        "tokens per prefill chunk of the in-process model (fixed: one shape per chunk); 0: per device, "
+        "2048 on a GPU (mlx-lm's), 256 on the CPU (a cancel waits for one layer of one chunk)",
+        "limits",
     )
     max_open_sessions: int = _setting(
         32, WholeNumber(), "open sessions; when full, the least recently used idle one is closed", "limits"

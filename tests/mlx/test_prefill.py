@@ -16,7 +16,7 @@ from punie_acp.models.mlx.cache import CachePart, SessionCache
 from punie_acp.models.mlx.jobs import JobStats, Sampling
 from punie_acp.models.mlx.loading import LoadProgress, load_model
 from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, prefill_chunks, prefill_quanta
-from punie_acp.models.mlx.warmup import DECODE_TOKENS, STAGE, plan, warm_up
+from punie_acp.models.mlx.warmup import DECODE_TOKENS, STAGE, device_prefill_step, plan, warm_up
 from tests.mlx.agents import make_agent
 from tests.mlx.conftest import MakeBackend
 from tests.support.fabricate import ModelShape, write_random_model
@@ -39,7 +39,7 @@ def _chunk_sizes(backend: MlxBackend) -> list[int]:
     return sizes
 
 
-async def test_long_prompt_takes_fixed_chunks_of_the_default_size(
+async def test_long_prompt_takes_fixed_chunks_of_the_devices_default_size(
     model_dirs: dict[str, Path], make_backend: MakeBackend
 ) -> None:
     backend = await make_backend(model_dirs["random"])
@@ -47,20 +47,22 @@ async def test_long_prompt_takes_fixed_chunks_of_the_default_size(
     await make_agent(backend, "s1").run(LONG, model_settings={"max_tokens": 1})
     stats = backend.engine.history[-1]
 
-    full, rest = divmod(stats.prompt_tokens - 1, DEFAULT_PREFILL_STEP)
+    step = device_prefill_step()  # 256 on the CPU (cancel waits for one layer of one chunk), 2048 on a GPU
+    assert backend.engine.prefill.step == step
+    full, rest = divmod(stats.prompt_tokens - 1, step)
     assert full >= 2 and rest > 0
-    assert sizes == [DEFAULT_PREFILL_STEP] * full + [rest]
+    assert sizes == [step] * full + [rest]
 
 
 async def test_chunk_size_comes_from_settings(model_dirs: dict[str, Path], make_backend: MakeBackend) -> None:
-    backend = await make_backend(model_dirs["random"], prefill_step_size=256)
+    backend = await make_backend(model_dirs["random"], prefill_step_size=384)
     sizes = _chunk_sizes(backend)
     await make_agent(backend, "s1").run(LONG, model_settings={"max_tokens": 1})
     stats = backend.engine.history[-1]
 
-    chunks = -(-(stats.prompt_tokens - 1) // 256)
+    chunks = -(-(stats.prompt_tokens - 1) // 384)
     assert len(sizes) == chunks  # O(prompt / chunk), whatever the timings were
-    assert sizes[:-1] == [256] * (chunks - 1) and 0 < sizes[-1] <= 256
+    assert sizes[:-1] == [384] * (chunks - 1) and 0 < sizes[-1] <= 384
     assert sum(sizes) == stats.prompt_tokens - 1
 
 
@@ -224,6 +226,9 @@ def test_step_pace_is_the_slowest_layer_per_token_and_ignores_layer_zero() -> No
     assert fast.layers(0, 2048, 6) == 1
 
 
-def test_a_prefill_step_below_one_token_falls_back_to_the_default() -> None:
-    backend = MlxBackend("unused", Settings(prefill_step_size=0))
-    assert backend.engine.prefill.step == DEFAULT_PREFILL_STEP
+async def test_a_prefill_step_of_zero_is_chosen_for_the_device_once_loaded(
+    model_dirs: dict[str, Path], make_backend: MakeBackend
+) -> None:
+    assert MlxBackend("unused", Settings(prefill_step_size=0)).engine.prefill.step == DEFAULT_PREFILL_STEP
+    backend = await make_backend(model_dirs["random"], prefill_step_size=0)
+    assert backend.engine.prefill.step == device_prefill_step()

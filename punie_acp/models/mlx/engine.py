@@ -31,7 +31,7 @@ from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
 from punie_acp.models.mlx.lookup import LookupConfig
 from punie_acp.models.mlx.persist import SavedCaches
 from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, Steps, run_job
-from punie_acp.models.mlx.warmup import warm_up
+from punie_acp.models.mlx.warmup import device_prefill_step, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,11 @@ class Engine:
         self.loaded: LoadedModel | None = None
         self.history: deque[JobStats] = deque(maxlen=256)
         step = prefill_step or settings.prefill_step_size
-        if step < 1:
+        if step < 0:
             log.warning("prefill_step_size %s is not a token count; using mlx-lm's default", step)
             step = DEFAULT_PREFILL_STEP
-        self.prefill = PrefillTuning(step=step)
+        self._step_per_device = step == 0  # chosen once mlx is loaded (warmup.device_prefill_step)
+        self.prefill = PrefillTuning(step=step or DEFAULT_PREFILL_STEP)
         # Prompt-lookup drafts (lookup.py); None: plain decoding. Not combined with a draft model.
         self.lookup = (
             LookupConfig(settings.lookup_draft_tokens, settings.lookup_ngram) if settings.prompt_lookup else None
@@ -160,6 +161,8 @@ class Engine:
             if self.saved is not None:
                 self.saved.bind(self.loaded)
             self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache, self.saved)
+            if self._step_per_device:
+                self.prefill.step = device_prefill_step()
             self._warm_up()
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all

@@ -10,10 +10,16 @@ the warm-up prefills one full chunk from position 0 (the shape every long first 
 with) and a short chunk after it (attention over a cache that already holds tokens). Elsewhere
 shapes cost little and a full chunk of a large model would lengthen every load by seconds, so
 a short prompt does.
+
+Besides kernels, the first request pays once-per-process Python work that no later one does:
+importing the PydanticAI model view, PydanticAI's price table (loaded on the first `Model`
+construction, ~0.2–0.4 s), compiling the chat template. `request_path` does those here too, so
+the first prompt's time to first token is a warm prompt's.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +29,7 @@ from punie_acp.models.mlx.cache import SessionCache
 from punie_acp.models.mlx.decode import token_stream
 from punie_acp.models.mlx.jobs import Sampling
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, Reporter
-from punie_acp.models.mlx.steps import PrefillTuning, prefill_chunks, prefill_quanta
+from punie_acp.models.mlx.steps import DEFAULT_PREFILL_STEP, PrefillTuning, prefill_chunks, prefill_quanta
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,18 @@ def plan(step: int, cuda: bool) -> tuple[int, int]:
     """(prompt tokens, chunk size) of the warm-up prefill: two chunks, the first one full."""
     chunk = step if cuda else min(step, _SHORT)
     return chunk + min(chunk, _SHORT) // 2 + 1, chunk  # the last token goes in with decode
+
+
+# On the CPU one layer of a 2048-token chunk of a 1024-wide fp32 model took ~2 s (2 cores), and a
+# cancel waits for the layer it lands in; 256-token chunks prefilled as fast there.
+CPU_PREFILL_STEP = 256
+
+
+def device_prefill_step() -> int:
+    """The prefill chunk for this device when none is set: mlx-lm's on a GPU, smaller on the CPU."""
+    import mlx.core as mx
+
+    return CPU_PREFILL_STEP if mx.default_device() == mx.cpu else DEFAULT_PREFILL_STEP
 
 
 def warm_up(
@@ -67,7 +85,35 @@ def warm_up(
         done += 1
         report(LoadProgress(STAGE, min(done, total), total, started, unit="steps"))
     mx.clear_cache()
+    request_path(loaded)
     log.info("warm-up: %d prompt tokens in chunks of %d, %.2f s", len(tokens), chunk, time.monotonic() - started)
+
+
+# A request as the turn runner makes one: a system prompt, a user message, one tool.
+_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "read_file",
+        "description": "Read a text file in the project.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    },
+}
+_MESSAGES = [{"role": "system", "content": "You are punie."}, {"role": "user", "content": "Read setup.py."}]
+
+
+def request_path(loaded: LoadedModel) -> None:
+    """Pay the first request's once-per-process costs (imports, price table, chat template)."""
+    from punie_acp.models.mlx.chat import render_prompt
+
+    # The PydanticAI view `model_for` makes, with its parsers: the first request finds them loaded.
+    importlib.import_module("punie_acp.models.mlx.model")
+    for thinking in (True, False):
+        render_prompt(loaded.tokenizer, list(_MESSAGES), [_TOOL], thinking)
+    try:  # what PydanticAI's `Model.__init__` loads on its first call (genai-prices' snapshot)
+        from pydantic_ai._genai_prices import preload_pricing_data
+    except ImportError:  # moved in another PydanticAI: the first request pays it, as before
+        return
+    preload_pricing_data()
 
 
 def _tokens(loaded: LoadedModel, n: int) -> list[int]:
