@@ -140,7 +140,7 @@ class Settings:
     max_cached_sessions: int = _setting(4, WholeNumber(), "sessions whose KV cache stays in memory", "limits")
     prefill_step_size: int = _setting(
         0,
-        WholeNumber(),
+        WholeNumber(minimum=0),
         "tokens per prefill chunk of the in-process model (fixed: one shape per chunk); 0: per device, "
         "2048 on a GPU (mlx-lm's), 256 on the CPU (a cancel waits for one layer of one chunk)",
         "limits",
