@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,11 +66,31 @@ def open_store_file(path: Path, *, upto: int = CURRENT) -> sqlite3.Connection:
     except (OSError, sqlite3.Error) as exc:
         raise StoreUnavailable(f"the session store {path} cannot be opened: {exc}; {_ADVICE}") from None
     try:
-        _prepare(conn, path, upto)
+        _prepare_when_free(conn, path, upto)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+class _Busy(Exception):
+    """Another punie holds a lock that SQLite will not wait for (switching to WAL, a lock upgrade)."""
+
+
+def _prepare_when_free(conn: sqlite3.Connection, path: Path, upto: int) -> None:
+    # Several editor windows start punie at once on a new store: SQLite answers some of those
+    # lock conflicts at once with "database is locked" instead of waiting, so wait here.
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            _prepare(conn, path, upto)
+            return
+        except _Busy as exc:
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"the session store {path} stayed locked by another punie ({exc}); {_ADVICE}"
+                ) from None
+            time.sleep(0.02)
 
 
 _ADVICE = "pass --session-store PATH to use another file, or --session-store none to keep sessions in memory only"
@@ -77,12 +98,9 @@ _ADVICE = "pass --session-store PATH to use another file, or --session-store non
 
 def _prepare(conn: sqlite3.Connection, path: Path, upto: int) -> None:
     try:
-        # Reading the header first: a file that is not a database fails here, before anything is written.
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        version, app, tables = _header(conn)
     except sqlite3.DatabaseError as exc:
-        raise _damaged(path, exc) from None
+        raise _failure(path, exc) from None
     if app != APPLICATION_ID and (version != 0 or tables != 0 or app != 0):
         raise StoreUnavailable(f"{path} is not a punie session store; it was left as it is; {_ADVICE}")
     if version > CURRENT:
@@ -102,7 +120,30 @@ def _prepare(conn: sqlite3.Connection, path: Path, upto: int) -> None:
         if version < upto:
             _migrate(conn, path, version, upto)
     except sqlite3.DatabaseError as exc:
-        raise _damaged(path, exc) from None
+        raise _failure(path, exc) from None
+
+
+def _failure(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    """A lock SQLite would not wait for (retried), or a damaged file."""
+    busy = getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    if isinstance(exc, sqlite3.OperationalError) and (busy or "locked" in str(exc)):
+        return _Busy(str(exc))
+    return _damaged(path, exc)
+
+
+def _header(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """Format, application id and table count, read first: a file that is not a database fails here,
+    before anything is written. One read transaction: another punie creating the store commits all
+    three at once, and separate reads could see half of it (tables but no id: "not a punie store")."""
+    conn.execute("BEGIN")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")  # nothing was written
+    return version, app, tables
 
 
 def _migrate(conn: sqlite3.Connection, path: Path, version: int, upto: int) -> None:
