@@ -88,6 +88,17 @@ async def test_json_in_tool_call_tags_between_text(step: int) -> None:
     ]
 
 
+async def test_a_reply_asked_for_whole_is_recovered_the_same_way() -> None:
+    """`request()` (no streaming) reads the same stream, so a raw-text call is still a call."""
+    content = 'Reading:\n<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'
+    with fake_openai_server() as server:
+        server.script(sse_reply(content, step=3))
+        model = LocalServerModel("fake-qwen3", server.base_url, {"max_tokens": 64})
+        params = ModelRequestParameters(function_tools=[READ, LIST])
+        response = await model.request([ModelRequest.user_text_prompt("hi")], {}, params)
+    assert shape(response) == [("text", "Reading:"), ("call", ("read_file", {"path": "a.py"}))]
+
+
 @pytest.mark.parametrize("step", STEPS)
 async def test_fenced_json_block(step: int) -> None:
     content = 'Reading:\n```json\n{"name": "read_file", "arguments": {"path": "a \\"q\\" b"}}\n```'

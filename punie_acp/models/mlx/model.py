@@ -39,6 +39,7 @@ from punie_acp.config import Settings, generation_settings
 from punie_acp.models.mlx.chat import chat_messages, render_prompt, tool_definitions
 from punie_acp.models.mlx.engine import Engine
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobEvent, JobHandle, Prompted, Sampling, Text
+from punie_acp.models.streaming import drain
 from punie_acp.models.toolcalls import (
     INVALID_TOOL_NAME,
     NORMAL,
@@ -96,10 +97,8 @@ class MlxModel(Model):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        async with self.request_stream(messages, model_settings, model_request_parameters) as stream:
-            async for _ in stream:
-                pass
-        return stream.get()
+        # Streamed, so a reply asked for whole gets the same tool-call parsing.
+        return await drain(self.request_stream(messages, model_settings, model_request_parameters))
 
     @asynccontextmanager
     async def request_stream(

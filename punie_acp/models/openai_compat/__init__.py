@@ -32,6 +32,7 @@ from punie_acp.models.failures import explain_model_failure
 from punie_acp.models.openai_compat.stops import stop_sequences
 from punie_acp.models.openai_compat.stream import RecoveringStreamedResponse
 from punie_acp.models.openai_compat.transport import MAX_REPLY_BYTES, ReplyTooLarge, capped_http_client
+from punie_acp.models.streaming import drain
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -71,11 +72,8 @@ class LocalServerModel(OpenAIChatModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        # Streamed, so a reply without streaming gets the same tool-call recovery.
-        async with self.request_stream(messages, model_settings, model_request_parameters) as stream:
-            async for _ in stream:
-                pass
-        return stream.get()
+        # Streamed, so a reply asked for whole gets the same tool-call parsing.
+        return await drain(self.request_stream(messages, model_settings, model_request_parameters))
 
     @asynccontextmanager
     async def request_stream(
