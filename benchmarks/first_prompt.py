@@ -69,8 +69,11 @@ def punie_core(backend: MlxBackend, settings: Settings, with_tools: bool = True)
     return CoreService(backend, settings, tools)
 
 
-async def first_and_warm(core: CoreService, backend: MlxBackend, project: Path, warm: int, words: int) -> list[float]:
-    """Seconds to the first event of the first prompt, then of `warm` more, each in a new session.
+async def first_and_warm(
+    core: CoreService, backend: MlxBackend, project: Path, warm: int, words: int, grow: int = 0, same: int = 0
+) -> list[float]:
+    """Seconds to the first event of the first prompt, then of `warm` more, each in a new session;
+    prompt i has `words + grow * i` words. Then `same` more that repeat the first prompt exactly.
 
     The server's order: a session opens (the turn modules start importing) while the model
     loads; the user's prompt is timed once both are done, so it measures the prompt, not the load.
@@ -78,14 +81,15 @@ async def first_and_warm(core: CoreService, backend: MlxBackend, project: Path, 
     from punie_acp.core.host import LocalHost
 
     times: list[float] = []
-    for i in range(warm + 1):
+    for i in range(warm + 1 + same):
         session = core.open_session(str(project), lambda _: LocalHost())
         core.preload_turn_modules()  # as the ACP face does once session/new is answered
         if i == 0:
             await backend.ensure_ready(_ignore)
             await core.turn_modules_ready()
-        text = " ".join(f"item{(j * 7 + i) % 997}" for j in range(words))
-        times.append(await _first_event(core, session.id, f"Request {i}. {text}"))
+        n = i if i <= warm else 0
+        text = " ".join(f"item{(j * 7 + n) % 997}" for j in range(words + grow * n))
+        times.append(await _first_event(core, session.id, f"Request {n}. {text}"))
         core.close_session(session.id)
     return times
 

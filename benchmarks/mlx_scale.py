@@ -201,6 +201,23 @@ async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> lis
     ]  # fmt: skip
 
 
+async def ttft_new_lengths(name: str, backend: MlxBackend, tokens: int, repeats: int) -> Row:
+    """TTFT when every prompt has a length not seen before, as a user's prompts do (on CUDA each
+    new key/value length costs a cuDNN graph build, in punie and bare mlx-lm alike)."""
+    engine = backend.engine
+    punie: list[float] = []
+    bare: list[float] = []
+    for i in range(repeats):
+        seconds, _, _ = await punie_ttft(backend, f"new{i}", long_prompt(backend, tokens + 60 * i, 300 + 2 * i))
+        punie.append(seconds)
+        prompt = long_prompt(backend, tokens + 60 * i + 30, 301 + 2 * i)
+        seconds, _ = await engine.call(functools.partial(bare_ttft, backend, prompt))
+        bare.append(seconds)
+    p, b = statistics.median(punie) * 1000, statistics.median(bare) * 1000
+    return (f"{name}: TTFT, a new ~{tokens}-token length each time (median of {repeats})", f"{p:.0f} ms",
+            f"{b:.0f} ms bare stream_generate", f"{p / b:.3f}x", "≤1.1x")  # fmt: skip
+
+
 async def decode(name: str, backend: MlxBackend, tokens: int, repeats: int) -> Row:
     punie, bare = [], []
     for i in range(repeats):
@@ -307,18 +324,23 @@ async def load(path: Path, warm_up: bool = True) -> MlxBackend:
 
 async def first_prompt(name: str, backend: MlxBackend, workdir: Path, repeats: int, process_first: bool) -> Row:
     """The first prompt after loading vs warm ones, through the user's path: the core (PydanticAI
-    agent, punie's instructions and tools) → `MlxModel` (see `first_prompt.py`)."""
+    agent, punie's instructions and tools) → `MlxModel` (see `first_prompt.py`).
+
+    Warm prompts each have a new length, as a user's do (on CUDA a new length builds the attention
+    graph of the prompt's last chunk, first prompt or not); the row also shows warm prompts that
+    repeat the first one exactly (every shape already built)."""
     from benchmarks.first_prompt import first_and_warm, punie_core
 
     core = punie_core(backend, Settings(temperature=TEMPERATURE, max_tokens=1))
     project = workdir / "project"
     project.mkdir(exist_ok=True)
-    times = await first_and_warm(core, backend, project, repeats, words=200)
-    first, warm = times[0], statistics.median(times[1:])
+    times = await first_and_warm(core, backend, project, repeats, words=200, grow=40, same=repeats)
+    first, warm, same = times[0], statistics.median(times[1 : repeats + 1]), statistics.median(times[repeats + 1 :])
     which = "the process's first" if process_first else "the model's first (not the process's)"
     tokens = backend.engine.history[-1].prompt_tokens
     return (f"{name}: first prompt through the core ({which}; {tokens} tokens) vs warm", f"{first * 1000:.0f} ms",
-            f"{warm * 1000:.0f} ms warm", f"{first / warm:.2f}x", "≤1.2x")  # fmt: skip
+            f"{warm * 1000:.0f} ms warm, new lengths; {same * 1000:.0f} ms warm, same prompt ({first / same:.2f}x)",
+            f"{first / warm:.2f}x", "≤1.2x")  # fmt: skip
 
 
 async def run(workdir: Path, which: list[str], tokens: int, repeats: int, sessions: bool = True) -> list[Row]:
@@ -330,6 +352,7 @@ async def run(workdir: Path, which: list[str], tokens: int, repeats: int, sessio
         backend = await load(path)
         rows.append(await first_prompt(name, backend, workdir, repeats, process_first=index == 0))
         rows += await ttft(name, backend, tokens, repeats)
+        rows.append(await ttft_new_lengths(name, backend, tokens, repeats))
         rows.append(await decode(name, backend, 128, repeats))
         per_token = 1000 / float(rows[-1][1])
         rows += await cancel(name, backend, tokens, repeats * 2, per_token)

@@ -10,6 +10,10 @@ session's reply starts streaming while the first is still generating instead of 
 A job's stop flag is checked before each quantum: cancelling stops a generation within one token,
 or within one layer of one prefill chunk (see `steps.py`); a queued job that is cancelled is
 dropped without running. Jobs of the same session run one after the other.
+
+Idle work: on CUDA the thread builds attention graphs ahead of need (`shapes.py`) once no job has
+been active or queued for `IDLE_GRACE_S` (the gap between a turn's model requests, while a tool
+runs, is usually shorter), one ~50 ms build at a time, so a prompt waits for at most one of them.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from punie_acp.config import Settings
 from punie_acp.models.base import ModelNotAvailable
+from punie_acp.models.mlx import shapes
 from punie_acp.models.mlx.cache import CachePart, PromptCacheStore, SessionCache
 from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobHandle, JobStats, Sampling
+from punie_acp.models.mlx.kernel_cache import use_private_kernel_cache
 from punie_acp.models.mlx.loading import LoadedModel, LoadProgress, load_model
 from punie_acp.models.mlx.lookup import LookupConfig
 from punie_acp.models.mlx.persist import SavedCaches
@@ -36,6 +43,7 @@ from punie_acp.models.mlx.warmup import device_prefill_step, warm_up
 log = logging.getLogger(__name__)
 
 _Active = tuple[JobHandle, Steps]
+IDLE_GRACE_S = 0.5
 
 
 class Engine:
@@ -65,6 +73,9 @@ class Engine:
         self._pending: deque[JobHandle] = deque()
         self._active: list[_Active] = []
         self._caches: PromptCacheStore | None = None
+        # Work for the model thread when no job wants it, one quantum per next() (shapes.py).
+        self.idle_work: Iterator[None] | None = None
+        self._busy_at = 0.0  # monotonic time a job was last active or queued
         self.warmups = 0  # warm-up generations run (one per load)
         # KV caches saved across restarts (persist.py); set before start(), None keeps none.
         self.saved: SavedCaches | None = None
@@ -157,6 +168,8 @@ class Engine:
 
     def _run(self) -> None:
         try:
+            if folder := use_private_kernel_cache():
+                log.debug("mlx kernel cache: %s", folder)
             self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
             if self.saved is not None:
                 self.saved.bind(self.loaded)
@@ -164,6 +177,8 @@ class Engine:
             if self._step_per_device:
                 self.prefill.step = device_prefill_step()
             self._warm_up()
+            if shapes.needed():
+                self.idle_work = shapes.guarded(shapes.decode_capacities(self.loaded), "decoding attention graphs")
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all
             log.info("loading %s failed: %s", self.spec, exc, exc_info=True)
@@ -205,9 +220,15 @@ class Engine:
 
     def _schedule(self) -> None:
         while True:
-            if not self._active and not self._pending and self._caches is not None:
-                self._caches.settle()  # idle: save changed KV caches before waiting
-            self._drain(block=not self._active and not self._pending)
+            if self._active or self._pending:
+                self._busy_at = time.monotonic()
+            else:
+                if self._caches is not None:
+                    self._caches.settle()  # idle: save changed KV caches before waiting
+                if self._idle_quantum():
+                    continue
+            # Never wait once closing: the wake-up that said so may have been read already.
+            self._drain(block=not self._active and not self._pending and not self._closing)
             if self._closing:
                 for handle in [h for h, _ in self._active] + list(self._pending):
                     handle.cancel()
@@ -232,6 +253,26 @@ class Engine:
                 return
             if self._active and not progressed:
                 self._drain(block=True, timeout=0.05)
+
+    def _idle_quantum(self) -> bool:
+        """One quantum of idle work unless a command came in first; False when there is none left."""
+        if self.idle_work is None or self._closing:
+            return False
+        waited = time.monotonic() - self._busy_at
+        if waited < IDLE_GRACE_S:
+            self._drain(block=True, timeout=IDLE_GRACE_S - waited)
+            return True  # look again: a command may have brought a job
+        self._drain(block=False)
+        if self._pending or self._closing:
+            return False
+        try:
+            next(self.idle_work)
+        except StopIteration:
+            self.idle_work = None
+        except Exception:  # idle work is optional: drop it, keep serving
+            log.exception("idle work failed")
+            self.idle_work = None
+        return True
 
     def _drain(self, block: bool, timeout: float | None = None) -> None:
         try:

@@ -64,6 +64,12 @@ class JobStats:
     drafted_tokens: int = 0  # prompt lookup: draft tokens checked
     accepted_tokens: int = 0  # prompt lookup: draft tokens the model agreed with
     finish: str | None = None
+    # Wall seconds on the model thread (other sessions' steps interleaved count too): rendering and
+    # tokenizing the prompt, then prefilling it, then from the job's start to its first token.
+    render_s: float = 0.0
+    prefill_s: float = 0.0
+    first_token_s: float = 0.0
+    decode_s: float = 0.0  # from the end of prefill to the end of the reply
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,10 @@ def run_job(
     lookup: LookupConfig | None = None,
 ) -> Steps:
     request, stats = handle.request, handle.stats
+    started = time.perf_counter()
     rendered = request.render(loaded.tokenizer)
     tokens = rendered.tokens
+    stats.render_s = time.perf_counter() - started
     entry = caches.get(request.session_id)
     entry.busy = True
     try:
@@ -97,7 +99,10 @@ def run_job(
         handle.put(Prompted(rendered, stats.prompt_tokens, stats.cached_tokens))
         yield
         yield from _prefill(handle, loaded, entry, tokens, prefill)
-        yield from _decode(handle, loaded, entry, tokens, num_draft_tokens, lookup)
+        prefilled = time.perf_counter()
+        stats.prefill_s = prefilled - started - stats.render_s
+        yield from _decode(handle, loaded, entry, tokens, num_draft_tokens, lookup, started)
+        stats.decode_s = time.perf_counter() - prefilled
     finally:
         caches.release(request.session_id)
 
@@ -167,6 +172,7 @@ def _decode(
     tokens: list[int],
     num_draft_tokens: int,
     lookup: LookupConfig | None,
+    started: float,
 ) -> Steps:
     """One token per step until a stop token, `max_tokens`, the repetition guard or a cancel.
 
@@ -186,6 +192,8 @@ def _decode(
     stream = token_stream(loaded, entry.layers, tokens[-1], sampling, num_draft_tokens, drafts, counts)
     try:
         for token in stream:
+            if not generated:
+                stats.first_token_s = time.perf_counter() - started
             generated.append(token)
             stats.generated_tokens = len(generated)
             if handle.stop_requested:

@@ -11,6 +11,11 @@ with) and a short chunk after it (attention over a cache that already holds toke
 shapes cost little and a full chunk of a large model would lengthen every load by seconds, so
 a short prompt does.
 
+On CUDA the warm-up then builds the attention graphs of full chunks from position 0 up to 16k
+tokens (`shapes.chunk_shapes`, layer 0 only: ~45 ms each), the shapes every long first prompt
+meets, and decodes one token over a long cache (`shapes.long_decode`); the engine builds the
+other decoding graphs later, while idle (`shapes.decode_capacities`).
+
 Besides kernels, the first request pays once-per-process Python work that no later one does:
 importing the PydanticAI model view, PydanticAI's price table (loaded on the first `Model`
 construction, ~0.2–0.4 s), compiling the chat template. `request_path` does those here too, so
@@ -20,11 +25,13 @@ the first prompt's time to first token is a warm prompt's.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from punie_acp.models.mlx import shapes
 from punie_acp.models.mlx.cache import SessionCache
 from punie_acp.models.mlx.decode import token_stream
 from punie_acp.models.mlx.jobs import Sampling
@@ -71,10 +78,12 @@ def warm_up(
     """
     import mlx.core as mx
 
-    length, chunk = plan(step, mx.cuda.is_available())
+    cuda = shapes.needed()
+    length, chunk = plan(step, cuda)
     tokens = _tokens(loaded, length)
     entry = new_cache()
-    total = prefill_quanta(loaded, entry, len(tokens), chunk) + DECODE_TOKENS
+    graph_steps = shapes.chunk_count(step) + 1 if cuda else 0  # and one long decoding step
+    total = prefill_quanta(loaded, entry, len(tokens), chunk) + DECODE_TOKENS + graph_steps
     started, done = time.monotonic(), 0
     report(LoadProgress(STAGE, 0, total, started, unit="steps"))
     for _ in prefill_chunks(loaded, entry, tokens, PrefillTuning(step=chunk, target_s=0), lambda n, main: None):
@@ -84,6 +93,11 @@ def warm_up(
     for _ in token_stream(loaded, entry.layers, tokens[-1], sampling, num_draft_tokens):
         done += 1
         report(LoadProgress(STAGE, min(done, total), total, started, unit="steps"))
+    if graph_steps:
+        graphs = itertools.chain(shapes.chunk_shapes(loaded, step), shapes.long_decode(loaded))
+        for _ in shapes.guarded(graphs, "prefill attention graphs and long decoding"):
+            done += 1
+            report(LoadProgress(STAGE, min(done, total), total, started, unit="steps"))
     mx.clear_cache()
     request_path(loaded)
     log.info("warm-up: %d prompt tokens in chunks of %d, %.2f s", len(tokens), chunk, time.monotonic() - started)
