@@ -100,10 +100,16 @@ class UsageReported:
     details: dict[str, int] = field(default_factory=dict)
 
 
+# Why punie itself stopped a turn early: a repeated identical tool call (the loop guard), or the
+# request / tool-call limit. Faces and the evaluation read this, never the message's wording.
+StopCause = Literal["repeated_tool_call", "usage_limit"]
+
+
 @dataclass(frozen=True)
 class TurnEnded:
     stop_reason: StopReason
     message: str | None = None
+    cause: StopCause | None = None
 
 
 Event = TextDelta | ThoughtDelta | ToolStarted | ToolProgress | ToolFinished | PlanUpdated | UsageReported | TurnEnded

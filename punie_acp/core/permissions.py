@@ -41,6 +41,11 @@ class UndeclaredPermission(RuntimeError):
     """A tool asked permission although its kind says it never does (a bug in the tool)."""
 
 
+@dataclass
+class _Tally:
+    refused: int = 0
+
+
 @dataclass(frozen=True)
 class _Call:
     call_id: str
@@ -56,6 +61,12 @@ class PermissionGate:
         self._mode = mode
         self._always: dict[ActionCategory, bool] = {}
         self._call: _Call | None = None
+        self._tally = _Tally()
+
+    @property
+    def refusals(self) -> int:
+        """Actions refused in this session so far: by the mode, a remembered "reject always", or the user."""
+        return self._tally.refused
 
     def forget(self) -> None:
         self._always.clear()
@@ -64,6 +75,7 @@ class PermissionGate:
         """This gate as one tool call sees it (same mode and memory; the call's id and title)."""
         view = PermissionGate(self._host, self._mode)
         view._always = self._always  # shared: "always" answers hold for the whole session
+        view._tally = self._tally
         view._call = _Call(call_id, title, on_grant)
         return view
 
@@ -74,7 +86,11 @@ class PermissionGate:
             if call.on_grant is None:
                 raise UndeclaredPermission(f"{call.title}: this tool asked permission but its kind says it never does")
             request = replace(request, call_id=call.call_id, title=call.title)
-        await self._decide(category, request)
+        try:
+            await self._decide(category, request)
+        except ActionDenied:
+            self._tally.refused += 1
+            raise
         if call is not None and call.on_grant is not None:
             await call.on_grant()
 

@@ -30,6 +30,7 @@ from pydantic_ai.toolsets import AbstractToolset
 from punie_acp.config import generation_settings
 from punie_acp.core.context import Emit, ToolContext
 from punie_acp.core.events import (
+    StopCause,
     StopReason,
     TextContent,
     TextDelta,
@@ -151,9 +152,10 @@ class TurnRunner:
                     emit,
                     "max_turn_requests",
                     f"Stopped: the model repeated the same `{exc}` call with the same arguments.",
+                    "repeated_tool_call",
                 )
             except UsageLimitExceeded as exc:
-                return await self._stopped(emit, "max_turn_requests", f"Stopped: {exc}.")
+                return await self._stopped(emit, "max_turn_requests", f"Stopped: {exc}.", "usage_limit")
             except PermissionCancelled as exc:
                 # The user cancelled a permission prompt: whatever the tool, the turn ends as cancelled (ACP).
                 if exc.call_id:
@@ -177,9 +179,9 @@ class TurnRunner:
             stop = "refusal"
         return TurnEnded(stop)
 
-    async def _stopped(self, emit: Emit, reason: StopReason, message: str) -> TurnEnded:
+    async def _stopped(self, emit: Emit, reason: StopReason, message: str, cause: StopCause | None = None) -> TurnEnded:
         await emit(TextDelta("\n\n" + message))
-        return TurnEnded(reason, message)
+        return TurnEnded(reason, message, cause)
 
     async def _on_model_event(self, event: object, emit: Emit) -> None:
         if isinstance(event, PartStartEvent):

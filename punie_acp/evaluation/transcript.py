@@ -19,8 +19,6 @@ from punie_acp.workspace.text import representable
 
 MAX_OUTPUT_CHARS = 4_000
 MAX_ENTRY_TEXT_CHARS = 50_000
-# The turn's own words when its repetition guard stops it (core/turn.py).
-LOOP_GUARD_TEXT = "Stopped: the model repeated the same"
 
 
 @dataclass
@@ -82,9 +80,9 @@ def _cut(text: str, limit: int) -> str:
 
 
 def loop_guard_hit(ended: TurnEnded | None) -> bool:
-    return ended is not None and ended.stop_reason == "max_turn_requests" and LOOP_GUARD_TEXT in (ended.message or "")
+    return ended is not None and ended.cause == "repeated_tool_call"
 
 
 def limit_hit(ended: TurnEnded | None) -> bool:
     """The request or tool-call limit stopped the turn (not the repetition guard)."""
-    return ended is not None and ended.stop_reason == "max_turn_requests" and not loop_guard_hit(ended)
+    return ended is not None and ended.cause == "usage_limit"

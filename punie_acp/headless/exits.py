@@ -8,7 +8,7 @@ from punie_acp.core.events import StopReason
 OK = 0  # the turn ended normally
 FAILED = 1  # the turn broke, or stopped early (token or request limit)
 USAGE = 2  # a bad flag or setting, an unusable model or cwd: nothing ran
-REFUSED = 3  # an edit or command was refused (answered no, or nobody could be asked), or the model refused
+REFUSED = 3  # an edit or command was refused (answered no, nobody to ask, or the mode), or the model refused
 CANCELLED = 130  # Ctrl-C, or a permission prompt cancelled (as a shell reports SIGINT)
 
 

@@ -57,7 +57,6 @@ class TerminalHost:
         self._local = LocalHost()
         self._decide = decide
         self._watcher = watcher
-        self.refusals = 0
 
     @property
     def capabilities(self) -> HostCapabilities:
@@ -72,8 +71,6 @@ class TerminalHost:
     async def request_permission(self, request: PermissionRequest) -> PermissionOutcome:
         self._watcher.permission_asked(request)
         outcome = await self._decide(request)
-        if outcome in ("reject_once", "reject_always"):
-            self.refusals += 1
         self._watcher.permission_answered(request, outcome)
         return outcome
 

@@ -56,7 +56,7 @@ async def run_ask(
         await core.aclose()
     if view.reader_gone:
         return exits.OK
-    code = exits.for_turn(ended.stop_reason, host.refusals)
+    code = exits.for_turn(ended.stop_reason, session.permissions.refusals)
     view.finish(ended, code, None)
     return code
 

@@ -17,6 +17,7 @@ from punie_acp.core.events import (
     Location,
     PlanEntry,
     PlanUpdated,
+    StopCause,
     StopReason,
     TerminalContent,
     TextContent,
@@ -92,7 +93,7 @@ def _body(item: StoredItem) -> tuple[str, dict[str, Any]]:  # noqa: C901 - one b
     if isinstance(item, UsageReported):
         return "usage", {"input": item.input_tokens, "output": item.output_tokens, "details": item.details}
     if isinstance(item, TurnEnded):
-        return "turn_ended", {"stop_reason": item.stop_reason, "message": item.message}
+        return "turn_ended", {"stop_reason": item.stop_reason, "message": item.message, "cause": item.cause}
     raise TypeError(f"cannot store {item!r}")
 
 
@@ -145,8 +146,13 @@ def _one_of(value: Any, allowed: tuple[str, ...]) -> Any:
 
 _KINDS: tuple[str, ...] = get_args(ToolKind)
 _STOPS: tuple[str, ...] = get_args(StopReason)
+_CAUSES: tuple[str, ...] = get_args(StopCause)  # absent in records written before it existed
 _STATUSES = ("pending", "in_progress", "completed")
 _PRIORITIES = ("high", "medium", "low")
+
+
+def _opt_one_of(value: Any, allowed: tuple[str, ...]) -> Any:
+    return None if value is None else _one_of(value, allowed)
 
 
 def _opt_str(value: Any) -> str | None:
@@ -192,5 +198,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], StoredItem]] = {
     "tool_finished": _tool_finished,
     "plan": _plan,
     "usage": lambda b: UsageReported(int(b["input"]), int(b["output"]), dict(b["details"])),
-    "turn_ended": lambda b: TurnEnded(_one_of(b["stop_reason"], _STOPS), _opt_str(b["message"])),
+    "turn_ended": lambda b: TurnEnded(
+        _one_of(b["stop_reason"], _STOPS), _opt_str(b["message"]), _opt_one_of(b.get("cause"), _CAUSES)
+    ),
 }

@@ -66,11 +66,14 @@ def test_tool_versus_direct() -> None:
 
 
 def test_the_loop_guard_and_the_limits_are_told_apart() -> None:
-    guard = TurnEnded("max_turn_requests", "Stopped: the model repeated the same `grep` call with the same arguments.")
-    limit = TurnEnded("max_turn_requests", "Stopped: The next request would exceed the request_limit of 2.")
+    guard = TurnEnded("max_turn_requests", "Stopped: the model repeated …", "repeated_tool_call")
+    limit = TurnEnded("max_turn_requests", "Stopped: … request_limit of 2.", "usage_limit")
     assert loop_guard_hit(guard) and not limit_hit(guard)
     assert limit_hit(limit) and not loop_guard_hit(limit)
     assert not loop_guard_hit(TurnEnded("end_turn")) and not limit_hit(None)
+    # The cause decides, never the wording: a reply that merely says so is no guard.
+    lookalike = TurnEnded("max_turn_requests", "Stopped: the model repeated the same `grep` call")
+    assert not loop_guard_hit(lookalike) and not limit_hit(lookalike)
 
 
 def test_a_catastrophic_pattern_gives_up_instead_of_hanging() -> None:

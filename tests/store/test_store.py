@@ -45,6 +45,7 @@ EVERY_KIND: list[StoredItem] = [
     PlanUpdated((PlanEntry("step one", "in_progress", "high"), PlanEntry("two"))),
     UsageReported(10, 20, {"cached": 3}),
     TurnEnded("cancelled", "stopped"),
+    TurnEnded("max_turn_requests", "Stopped: repeated", "repeated_tool_call"),
     Choice("mode", "auto-edit"),
 ]
 
@@ -184,3 +185,13 @@ async def test_two_servers_on_one_store_both_keep_their_sessions(tmp_path: Path)
     assert await b.items("from-a") == [UserPrompt(f"a{i}") for i in range(300)]
     await a.aclose()
     await b.aclose()
+
+
+def test_a_turn_end_written_before_stop_causes_reads_back_without_one() -> None:
+    from punie_acp.store.codec import decode, encode
+
+    assert decode("turn_ended", '{"stop_reason": "end_turn", "message": null}') == TurnEnded("end_turn")
+    kind, text = encode(TurnEnded("max_turn_requests", "m", "usage_limit"))
+    assert decode(kind, text) == TurnEnded("max_turn_requests", "m", "usage_limit")
+    with pytest.raises(ValueError, match="unexpected value"):
+        decode("turn_ended", '{"stop_reason": "end_turn", "message": null, "cause": "bogus"}')

@@ -132,6 +132,7 @@ async def test_reject_once_leaves_the_file_and_asks_again_next_time(root: Path) 
     assert (root / "app.py").read_text() == SOURCE
     allowed = await call(session, "edit_file", path="app.py", old_text="main", new_text="run")
     assert allowed.ok and len(editor.requests) == 2
+    assert session.permissions.refusals == 1  # the rejection; failed edits were never asked about
 
 
 async def test_reject_always_refuses_later_edits_without_asking(root: Path) -> None:
@@ -141,6 +142,7 @@ async def test_reject_always_refuses_later_edits_without_asking(root: Path) -> N
     assert not first.ok and not second.ok
     assert "rejected this kind of action for the session" in second.raw_output
     assert len(editor.requests) == 1
+    assert session.permissions.refusals == 2  # the answer, then the remembered one
     assert not (root / "a.txt").exists() and (root / "app.py").read_text() == SOURCE
 
 
@@ -150,6 +152,7 @@ async def test_allow_always_is_remembered_per_session(root: Path) -> None:
     assert (await call(session, "write_file", path="a.txt", content="a")).ok
     assert (await call(session, "edit_file", path="app.py", old_text="main", new_text="run")).ok
     assert len(editor.requests) == 1  # no second prompt
+    assert session.permissions.refusals == 0
     other, _ = new_session(root, editor)  # another session asks again
     assert (await call(other, "write_file", path="b.txt", content="b")).ok
     assert len(editor.requests) == 2
@@ -163,6 +166,7 @@ async def test_cancelled_prompt_ends_the_turn_as_cancelled(root: Path) -> None:
     assert isinstance(done, ToolFinished) and not done.ok and "cancelled" in done.raw_output
     assert (root / "app.py").read_text() == SOURCE
     assert len(editor.requests) == 1
+    assert session.permissions.refusals == 0  # cancelled, not refused
     # The history holds no dangling tool call, so the next turn runs normally.
     editor.answers.append("allow_once")
     assert (await call(session, "edit_file", path="app.py", old_text="main", new_text="run")).ok
@@ -178,6 +182,7 @@ async def test_read_only_mode_refuses_edits_without_asking(root: Path) -> None:
     for result in (write, edit):
         assert not result.ok and "not allowed in Read-only mode" in result.raw_output
     assert editor.requests == [] and not (root / "a.txt").exists()
+    assert session.permissions.refusals == 2  # refused by the mode counts as refused
     assert (await call(session, "read_file", path="app.py")).ok  # reading is what it is for
 
 

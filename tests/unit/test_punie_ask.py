@@ -112,8 +112,9 @@ def test_auto_edit_writes_but_still_asks_before_a_command(
 
 
 def test_read_only_denies_without_asking(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused by the mode, not by an answer: still exit status 3, so a script sees it was not done."""
     model = write_script(tmp_path, [[WRITE], [{"say": "not allowed here"}]])
-    assert ask(project, "--model", model, "--policy", "read-only", "--json", "write it") == 0
+    assert ask(project, "--model", model, "--policy", "read-only", "--json", "write it") == 3
     assert not (project / "new.txt").exists()
     stream = events(capsys.readouterr().out)
     assert stream[0]["mode"] == "read-only"
