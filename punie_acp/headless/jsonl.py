@@ -12,7 +12,8 @@ The stream (version 1; fields are only ever added):
     {"type": "usage", "input_tokens", "output_tokens"}
     {"type": "permission_asked", "id", "kind", "title"}
     {"type": "permission_answered", "id", "outcome"}    allow_once, allow_always, reject_once, reject_always, cancelled
-    {"type": "end", "stop_reason": …|null, "exit_code": N, "usage": {"input_tokens", "output_tokens"}, "error": …|null}
+    {"type": "end", "stop_reason": …|null, "exit_code": N, "usage": {"input_tokens", "output_tokens"}, "error": …|null,
+     "cause": "repeated_tool_call"|"usage_limit"|null}    why punie stopped the turn early, if it did
 
 `kind` is one of read, edit, delete, move, search, execute, think, fetch, switch_mode, other;
 content items are {"type": "text", "text"}, {"type": "diff", "path", "old_text"|null, "new_text"}
@@ -77,8 +78,9 @@ class JsonEvents:
         if error is not None:
             self._err.write(f"punie: {error}\n")
             self._err.flush()
-        stop = ended.stop_reason if ended is not None else None
+        stop, cause = (ended.stop_reason, ended.cause) if ended is not None else (None, None)
         end = {"type": "end", "stop_reason": stop, "exit_code": code, "usage": self._usage, "error": error}
+        end["cause"] = cause
         if not self.reader_gone:
             with contextlib.suppress(BrokenPipeError):
                 self._line(end)

@@ -53,6 +53,7 @@ def test_json_is_one_event_per_line_and_nothing_else(project: Path, capsys: pyte
         "exit_code": 0,
         "usage": stream[-1]["usage"],
         "error": None,
+        "cause": None,
     }
     assert stream[-1]["usage"]["output_tokens"] > 0
     (start,) = [e for e in stream if e["type"] == "tool_start"]
@@ -142,6 +143,28 @@ def test_exit_status_follows_how_the_turn_ended(
     assert (end["type"], end["stop_reason"], end["exit_code"]) == ("end", stop, code)
 
 
+@pytest.mark.parametrize(
+    ("responses", "flags", "cause"),
+    [
+        ([[{"call": "read_file", "args": {"path": "hello.py"}}]], (), "repeated_tool_call"),  # repeats to the end
+        ([[{"call": "read_file", "args": {"path": "hello.py", "offset": i}}] for i in range(1, 9)],
+         ("--request-limit", "2"), "usage_limit"),
+    ],
+)  # fmt: skip
+def test_end_says_why_punie_stopped_the_turn(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    responses: list[list[dict[str, object]]],
+    flags: tuple[str, ...],
+    cause: str,
+) -> None:
+    model = write_script(tmp_path, responses)
+    assert ask(project, "--model", model, *flags, "--json", "go") == 1
+    end = events(capsys.readouterr().out)[-1]
+    assert (end["stop_reason"], end["exit_code"], end["cause"]) == ("max_turn_requests", 1, cause)
+
+
 def test_a_setup_failure_is_exit_2_with_an_end_event(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,6 +178,7 @@ def test_a_setup_failure_is_exit_2_with_an_end_event(
         "exit_code": 2,
         "usage": {"input_tokens": 0, "output_tokens": 0},
         "error": message,
+        "cause": None,
     }
     assert captured.err == f"punie: {message}\n"
 
