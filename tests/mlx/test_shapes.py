@@ -248,19 +248,21 @@ async def test_the_engine_builds_decoding_graphs_when_idle_where_needed(
 ) -> None:
     monkeypatch.setattr(shapes, "needed", lambda: True)
     monkeypatch.setattr(warmup, "request_path", lambda loaded: None)
-    built: list[int] = []
+    built: list[float] = []  # monotonic time of each build
     original = shapes.decode_capacities
 
     def counting(loaded: LoadedModel) -> Iterator[None]:
         for _ in original(loaded, longest=1024):
-            built.append(1)
+            built.append(time.monotonic())
             yield
 
     monkeypatch.setattr(shapes, "decode_capacities", counting)
     backend = await _ready(model_dirs["direct"], prefill_step_size=64)
+    ready = time.monotonic()
     try:
         await _until(lambda: backend.engine.idle_work is None)
         assert len(built) == 4
+        assert built[0] - ready >= IDLE_GRACE_S - 0.1  # a first prompt right after loading does not wait for one
         reply = await make_agent(backend, "s1").run("hi", model_settings={"max_tokens": 4})
         assert reply.output
     finally:

@@ -179,6 +179,7 @@ class Engine:
             self._warm_up()
             if shapes.needed():
                 self.idle_work = shapes.guarded(shapes.decode_capacities(self.loaded), "decoding attention graphs")
+            self._busy_at = time.monotonic()  # the grace period holds after loading too: a prompt may be on its way
             self.progress = LoadProgress("ready")
         except ModelNotAvailable as exc:  # expected (not downloaded, not a model): its message says it all
             log.info("loading %s failed: %s", self.spec, exc, exc_info=True)
