@@ -48,7 +48,7 @@ def chunk_shapes(loaded: LoadedModel, step: int, longest: int = WARM_CONTEXT) ->
 
     attention, x = _layer_zero(loaded, step)
     cache = _kv_cache()
-    for _ in range(max(0, longest // step)):
+    for _ in range(chunk_count(step, longest)):
         with _generation_stream():
             mx.eval(attention(x, mask="causal", cache=cache))
         yield
