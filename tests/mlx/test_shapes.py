@@ -275,6 +275,19 @@ async def test_job_stats_carry_where_the_time_went(model_dirs: dict[str, Path], 
     stats = backend.engine.history[-1]
     assert stats.render_s > 0 and stats.prefill_s > 0 and stats.decode_s > 0
     assert stats.first_token_s >= stats.render_s + stats.prefill_s
+    assert 0 <= stats.queued_s < stats.first_token_s  # nothing else was on the model thread
+
+
+async def test_job_stats_count_the_wait_behind_other_work(
+    model_dirs: dict[str, Path], make_backend: MakeBackend
+) -> None:
+    backend = await make_backend(model_dirs["direct"])
+    engine = backend.engine
+    blocker = asyncio.create_task(engine.call(lambda: time.sleep(0.3)))  # the model thread is busy
+    await asyncio.sleep(0.05)
+    await make_agent(backend, "s1").run("hi", model_settings={"max_tokens": 2})
+    await blocker
+    assert engine.history[-1].queued_s >= 0.2
 
 
 def test_kernel_cache_goes_to_the_users_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ class JobStats:
     drafted_tokens: int = 0  # prompt lookup: draft tokens checked
     accepted_tokens: int = 0  # prompt lookup: draft tokens the model agreed with
     finish: str | None = None
+    # Wall seconds from `submit` to the job's start on the model thread: waiting behind other
+    # jobs' quanta or one quantum of idle work.
+    queued_s: float = 0.0
     # Wall seconds on the model thread (other sessions' steps interleaved count too): rendering and
     # tokenizing the prompt, then prefilling it, then from the job's start to its first token.
     render_s: float = 0.0
@@ -103,6 +107,7 @@ class JobHandle:
     loop: asyncio.AbstractEventLoop
     wake_engine: Callable[[], None]
     stats: JobStats = field(init=False)
+    submitted_at: float = field(default_factory=time.perf_counter, init=False)
     _items: deque[JobEvent] = field(default_factory=deque, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _waiter: asyncio.Future[None] | None = field(default=None, init=False)

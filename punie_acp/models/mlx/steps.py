@@ -88,6 +88,7 @@ def run_job(
 ) -> Steps:
     request, stats = handle.request, handle.stats
     started = time.perf_counter()
+    stats.queued_s = started - handle.submitted_at
     rendered = request.render(loaded.tokenizer)
     tokens = rendered.tokens
     stats.render_s = time.perf_counter() - started
