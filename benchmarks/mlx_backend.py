@@ -43,7 +43,6 @@ if Path(OPENBLAS).exists() and OPENBLAS not in os.environ.get("LD_PRELOAD", ""):
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.messages import PartDeltaEvent, PartStartEvent  # noqa: E402
 from pydantic_ai.settings import ModelSettings  # noqa: E402
 
 from benchmarks import mlx_scale, tool_turns  # noqa: E402
@@ -98,15 +97,8 @@ async def ready(path: Path, **settings: Any) -> MlxBackend:
 
 
 async def punie_rate(backend: MlxBackend, session: str, prompt: str, settings: ModelSettings) -> float:
-    """Decode tokens/s at an Agent's consumer: one text event per token, first to last."""
-    stamps: list[float] = []
-    async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
-        async for event in events:
-            if isinstance(event, PartStartEvent | PartDeltaEvent):
-                stamps.append(time.perf_counter())
-    backend.forget_session(session)
-    assert len(stamps) == backend.engine.history[-1].generated_tokens  # one event per generated token
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    """Decode tokens/s at an Agent's consumer, from the first text event to the last (`mlx_scale.punie_decode`)."""
+    return await mlx_scale.punie_decode(backend, session, prompt, settings)
 
 
 def bare_rate(backend: MlxBackend, prompt: str, tokens: int) -> float:
@@ -240,6 +232,9 @@ async def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     from importlib.metadata import version
 
+    from punie_acp.models.mlx.kernel_cache import use_private_kernel_cache
+
+    use_private_kernel_cache()  # as punie's model thread does before mlx compiles anything
     import mlx.core as mx
 
     where = f"mlx {version('mlx')} on {mx.default_device()}" + (" (CUDA)" if mx.cuda.is_available() else "")

@@ -171,18 +171,33 @@ async def settled(backend: MlxBackend, limit_s: float = 120.0) -> float:
     return time.perf_counter() - started
 
 
+BARE_PARTS: list[tuple[float, float, float]] = []  # bare_ttft's (template, prefill, first token) seconds
+
+
 def bare_ttft(backend: MlxBackend, prompt: str) -> tuple[float, int]:
-    """The same prompt through `mlx_lm.stream_generate`; run it on the model thread (`engine.call`)."""
+    """The same prompt through `mlx_lm.stream_generate`; run it on the model thread (`engine.call`).
+    Where the time went goes to `BARE_PARTS`."""
     from mlx_lm.generate import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
     loaded = backend.engine.loaded
     assert loaded is not None
+    progress: list[tuple[int, float]] = []
     started = time.perf_counter()  # from text, as punie's TTFT: the template and tokenizer count too
     ids = loaded.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True)
-    for _ in stream_generate(loaded.model, loaded.tokenizer, ids, max_tokens=1, sampler=make_sampler(temp=1.0)):
+    templated = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        progress.append((done, time.perf_counter()))
+
+    for _ in stream_generate(loaded.model, loaded.tokenizer, ids, max_tokens=1, sampler=make_sampler(temp=1.0),
+                             prompt_progress_callback=report):  # fmt: skip
         break
-    return time.perf_counter() - started, len(ids)
+    first = time.perf_counter()
+    # mlx-lm reports after each prefill chunk and once more with the first token: the one before is the prefill's end
+    prefilled = progress[-2][1] if len(progress) > 1 else templated
+    BARE_PARTS.append((templated - started, prefilled - templated, first - prefilled))
+    return first - started, len(ids)
 
 
 def bare_decode(backend: MlxBackend, tokens: int) -> float:
@@ -198,15 +213,19 @@ def bare_decode(backend: MlxBackend, tokens: int) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
-async def punie_decode(backend: MlxBackend, session: str, tokens: int) -> float:
+async def punie_decode(backend: MlxBackend, session: str, prompt: str, settings: ModelSettings) -> float:
+    """Decode tokens/s at an Agent's consumer: the tokens after the first, from the first text
+    event to the last (text arrives a few tokens an event, `model.STREAM_INTERVAL_S`; the first
+    token comes alone and the last event as soon as the reply ends)."""
     stamps: list[float] = []
-    settings = ModelSettings(max_tokens=tokens, temperature=TEMPERATURE, seed=SEED)
-    async with Agent(backend.model_for(session)).run_stream_events("Count.", model_settings=settings) as events:
+    async with Agent(backend.model_for(session)).run_stream_events(prompt, model_settings=settings) as events:
         async for event in events:
             if isinstance(event, PartStartEvent | PartDeltaEvent):
                 stamps.append(time.perf_counter())
     backend.forget_session(session)
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    generated = backend.engine.history[-1].generated_tokens
+    assert len(stamps) > 1, "the reply must stream"
+    return (generated - 1) / (stamps[-1] - stamps[0])
 
 
 async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> list[Row]:
@@ -236,10 +255,13 @@ async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> lis
              f"render {ms(lambda t: t.stats.render_s)}, prefill {ms(lambda t: t.stats.prefill_s)}, "
              f"first token {ms(lambda t: t.stats.first_token_s - t.stats.render_s - t.stats.prefill_s)}, "
              f"to the consumer {ms(lambda t: t.after_model_thread)}")  # fmt: skip
+    bare_parts = BARE_PARTS[-repeats:]
+    template, prefill, first_token = (statistics.median(p[i] for p in bare_parts) * 1000 for i in range(3))
     return [
         (f"{name}: TTFT, {n_punie}-token prompt (median of {repeats})", f"{p * 1000:.0f} ms",
          f"{b * 1000:.0f} ms bare stream_generate ({n_bare} tokens)", f"{p / b:.3f}x", "≤1.1x"),
-        (f"{name}: where punie's TTFT went (ms, medians)", parts, "-", "-", "-"),
+        (f"{name}: where punie's TTFT went (ms, medians)", parts,
+         f"bare: template {template:.1f}, prefill {prefill:.1f}, first token {first_token:.1f}", "-", "-"),
         (f"{name}: prefill tok/s", f"{n_punie / p:.0f}", f"{n_bare / b:.0f}", f"{(n_punie / p) / (n_bare / b):.3f}x",
          "-"),
         (f"{name}: one layer of a {step}-token chunk", f"{ms(lambda t: t.to_first_chunk / layers)} ms", "-", "-", "-"),
@@ -266,7 +288,8 @@ async def ttft_new_lengths(name: str, backend: MlxBackend, tokens: int, repeats:
 async def decode(name: str, backend: MlxBackend, tokens: int, repeats: int) -> Row:
     punie, bare = [], []
     for i in range(repeats):
-        punie.append(await punie_decode(backend, f"decode{i}", tokens))
+        settings = ModelSettings(max_tokens=tokens, temperature=TEMPERATURE, seed=SEED)
+        punie.append(await punie_decode(backend, f"decode{i}", "Count.", settings))
         bare.append(await backend.engine.call(lambda: bare_decode(backend, tokens)))
     p, b = statistics.median(punie), statistics.median(bare)
     return (f"{name}: decode tok/s (median of {repeats})", f"{p:.1f}", f"{b:.1f} bare", f"{p / b:.3f}x", "≥0.97x")

@@ -101,6 +101,17 @@ class Failed:
 JobEvent = Prompted | Text | Finished | Failed
 
 
+def coalesced(batch: list[JobEvent]) -> list[JobEvent]:
+    """`batch` with each run of consecutive `Text` events joined into one."""
+    merged: list[JobEvent] = []
+    for event in batch:
+        if isinstance(event, Text) and merged and isinstance(merged[-1], Text):
+            merged[-1] = Text(merged[-1].text + event.text)
+        else:
+            merged.append(event)
+    return merged
+
+
 @dataclass(eq=False)
 class JobHandle:
     request: GenerationRequest
@@ -155,13 +166,30 @@ class JobHandle:
             self._stop.set()
             self.wake_engine()
 
-    async def batches(self) -> AsyncIterator[list[JobEvent]]:
-        """Everything the job reports, in batches, ending with `Finished` or `Failed`."""
+    async def batches(self, min_interval: float = 0.0) -> AsyncIterator[list[JobEvent]]:
+        """Everything the job reports, in batches, ending with `Finished` or `Failed`.
+
+        With `min_interval` (seconds), a batch that follows one with text waits until that long
+        after it, unless the job ends first: text accumulates meanwhile, so a fast model's tokens
+        reach the consumer a few at a time (the first token never waits).
+        """
+        texted: float | None = None  # when the last batch with text was handed over
         while True:
+            if texted is not None and min_interval > 0:
+                await self._pause(texted + min_interval - self.loop.time())
             batch = await self._next_batch()
+            if any(isinstance(event, Text) for event in batch):
+                texted = self.loop.time()
             yield batch
             if isinstance(batch[-1], Finished | Failed):
                 return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking early when the job ends (its last events never wait)."""
+        if seconds <= 0 or self._done.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._done_event.wait(), seconds)
 
     async def _next_batch(self) -> list[JobEvent]:
         while True:

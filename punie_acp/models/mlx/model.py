@@ -1,6 +1,7 @@
 """The PydanticAI `Model` view of the shared mlx engine, one per session.
 
-Streams token by token: answer text as text deltas, `<think>` content as thinking deltas, each
+Streams as the tokens come, at most `STREAM_INTERVAL_S` apart (a fast model's tokens arrive a few
+at a time; the first never waits): answer text as text deltas, `<think>` content as thinking deltas, each
 tool call as one complete tool-call part as soon as its block closes. Usage carries real token
 counts (prompt, cached, generated; `details['prefilled_tokens']` is what actually ran through the
 model). `finish_reason` is 'length' when `max_tokens` ran out or the repetition guard ended a
@@ -38,7 +39,17 @@ from pydantic_ai.usage import RequestUsage
 from punie_acp.config import Settings, generation_settings
 from punie_acp.models.mlx.chat import chat_messages, render_prompt, tool_definitions
 from punie_acp.models.mlx.engine import Engine
-from punie_acp.models.mlx.jobs import Failed, Finished, GenerationRequest, JobEvent, JobHandle, Prompted, Sampling, Text
+from punie_acp.models.mlx.jobs import (
+    Failed,
+    Finished,
+    GenerationRequest,
+    JobEvent,
+    JobHandle,
+    Prompted,
+    Sampling,
+    Text,
+    coalesced,
+)
 from punie_acp.models.streaming import drain
 from punie_acp.models.toolcalls import (
     INVALID_TOOL_NAME,
@@ -50,6 +61,12 @@ from punie_acp.models.toolcalls import (
     ThinkingDelta,
     ToolCallEnd,
 )
+
+# Text reaches PydanticAI (and the editor) at most this often. Token by token, the event loop's
+# per-event work (PydanticAI's parts manager, the ACP update) competes with the model thread for
+# the GIL: measured on a 2-core CPU with a fast small model, decoding ran at 0.80x bare mlx-lm,
+# against 0.93x with the events left out. 16 ms is one frame of a 60 Hz display.
+STREAM_INTERVAL_S = 0.016
 
 MLX_PROFILE = ModelProfile(
     supports_tools=True,
@@ -155,8 +172,8 @@ class MlxStreamedResponse(StreamedResponse):
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
         try:
-            async for batch in self._handle.batches():
-                for event in batch:
+            async for batch in self._handle.batches(STREAM_INTERVAL_S):
+                for event in coalesced(batch):
                     for out in self._map(event):
                         yield out
         finally:
