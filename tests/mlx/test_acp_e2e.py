@@ -27,7 +27,8 @@ async def test_streamed_reasoning_tool_call_and_answer(
     assert client.thought_text(sid).endswith("Let me open hello.py.")
     assert client.message_text(sid) == ACP_ANSWER.text
     kinds = client.kinds(sid)
-    assert kinds.count("agent_message_chunk") >= 3  # streamed as generated, not one blob at the end
+    # Streamed as generated, not one blob at the end: the first token alone, the rest a few at a time.
+    assert kinds.count("agent_message_chunk") >= 2
     assert kinds.index("agent_thought_chunk") < kinds.index("tool_call") < kinds.index("agent_message_chunk")
     events = client.tool_events(sid)
     assert events[0].session_update == "tool_call" and events[0].raw_input == {"path": "hello.py"}

@@ -173,6 +173,7 @@ def load_model(spec: str, draft_spec: str | None, report: Reporter) -> LoadedMod
 
     model, tokenizer, path = _load_one(spec, "model", report)
     _set_wired_limit(model)
+    _prefill_route(model)
     vocab = tokenizer.get_vocab()
     for token in STOP_TOKENS:
         if token in vocab:
@@ -180,4 +181,13 @@ def load_model(spec: str, draft_spec: str | None, report: Reporter) -> LoadedMod
     loaded = LoadedModel(model, tokenizer, path)
     if draft_spec:
         loaded.draft, _, _ = _load_one(draft_spec, "draft model", report)
+        _prefill_route(loaded.draft)
     return loaded
+
+
+def _prefill_route(model: Any) -> None:
+    """On CUDA, large prefill chunks run a MoE model's experts unquantized (`moe.py`)."""
+    from punie_acp.models.mlx import moe
+
+    if moe.worthwhile() and (adopted := moe.adopt(model)):
+        log.info("prefill runs %d quantized expert projections unquantized (CUDA)", adopted)

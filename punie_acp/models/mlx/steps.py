@@ -125,12 +125,14 @@ def prefill_chunks(
     import mlx.core as mx
     from mlx_lm.generate import generation_stream
 
+    from punie_acp.models.mlx.moe import dense_experts
+
     models: list[Any] = [loaded.model, loaded.draft]
     for index, (part, model) in enumerate(zip(entry.parts, models, strict=False)):
         position = part.offset
         while position < len(tokens) - 1:
             n = min(tuning.step, len(tokens) - 1 - position)
-            with mx.stream(generation_stream):
+            with mx.stream(generation_stream), dense_experts():  # large chunks: experts unquantized (moe.py)
                 model(mx.array(tokens[position : position + n])[None], cache=part.layers)
             tuning.start_chunk(index)
             done = 0
