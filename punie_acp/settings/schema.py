@@ -110,6 +110,13 @@ class Settings:
         "read) and verify them in one pass; output unchanged (not combined with --draft-model)",
         "model",
     )
+    unquantized_experts: bool = _setting(
+        True,
+        Switch(),
+        "mlx on CUDA: prefill chunks of 256+ tokens run a MoE model's quantized experts dequantized "
+        "(same result, several times faster there); off keeps mlx-lm's quantized kernel throughout",
+        "model",
+    )
     lookup_draft_tokens: int = _setting(8, WholeNumber(1, 64), "most tokens prompt lookup drafts per pass", "model")
     lookup_ngram: int = _setting(3, WholeNumber(1, 16), "longest n-gram prompt lookup matches", "model")
     tool_style: str = _setting(

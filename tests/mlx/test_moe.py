@@ -130,3 +130,5 @@ def test_loading_adopts_the_experts_where_the_route_pays(
     monkeypatch.setattr(moe, "worthwhile", lambda: True)
     loaded = load_model(str(model_dirs["moe"]), None, ignore_progress)
     assert adopted == [loaded.model]
+    load_model(str(model_dirs["moe"]), None, ignore_progress, unquantized_experts=False)  # the setting's off
+    assert adopted == [loaded.model]

@@ -170,7 +170,12 @@ class Engine:
         try:
             if folder := use_private_kernel_cache():
                 log.debug("mlx kernel cache: %s", folder)
-            self.loaded = load_model(self.spec, self.settings.draft_model, self._report)
+            self.loaded = load_model(
+                self.spec,
+                self.settings.draft_model,
+                self._report,
+                unquantized_experts=self.settings.unquantized_experts,
+            )
             if self.saved is not None:
                 self.saved.bind(self.loaded)
             self._caches = PromptCacheStore(self.settings.max_cached_sessions, self._new_cache, self.saved)

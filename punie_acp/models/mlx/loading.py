@@ -167,13 +167,15 @@ def _set_wired_limit(model: Any) -> None:
         log.warning("the model needs %s, close to the %s the GPU should use: expect it to be slow", size, limit)
 
 
-def load_model(spec: str, draft_spec: str | None, report: Reporter) -> LoadedModel:
+def load_model(spec: str, draft_spec: str | None, report: Reporter, *, unquantized_experts: bool = True) -> LoadedModel:
+    """The model (and draft model); `unquantized_experts`: the CUDA prefill route of `moe.py`."""
     report(LoadProgress("starting mlx"))
     import mlx_lm  # noqa: F401  (the ~1.6 s import, reported as its own stage)
 
     model, tokenizer, path = _load_one(spec, "model", report)
     _set_wired_limit(model)
-    _prefill_route(model)
+    if unquantized_experts:
+        _prefill_route(model)
     vocab = tokenizer.get_vocab()
     for token in STOP_TOKENS:
         if token in vocab:
@@ -181,7 +183,8 @@ def load_model(spec: str, draft_spec: str | None, report: Reporter) -> LoadedMod
     loaded = LoadedModel(model, tokenizer, path)
     if draft_spec:
         loaded.draft, _, _ = _load_one(draft_spec, "draft model", report)
-        _prefill_route(loaded.draft)
+        if unquantized_experts:
+            _prefill_route(loaded.draft)
     return loaded
 
 

@@ -16,7 +16,7 @@ The outputs agreed to the bit (`benchmarks/moe_kernels.py` prints both). So whil
 experts per token) dequantizes its weights and multiplies them unquantized; anything smaller, and
 every decoding step, keeps mlx-lm's kernel. The dequantized weights live for one projection
 (~0.4 GB for that shape). Only on CUDA (`worthwhile`): Metal has its own fast `gather_qmm`, and
-mlx's CPU `gather_mm` takes float32 only.
+mlx's CPU `gather_mm` takes float32 only. The setting `unquantized_experts = false` turns it off.
 
 The model's projections are adopted one instance at a time (`adopt`), not by patching mlx-lm's
 class: another model in the process, or bare mlx-lm code on this one outside `dense_experts()`,
@@ -33,8 +33,8 @@ from typing import Any
 import mlx.core as mx  # imported with the model (`loading.load_model`), never at punie's start
 from mlx_lm.models.switch_layers import QuantizedSwitchLinear
 
-# 512 tokens of a top-8 model: from there on the dequantized route won by 1.1x (233 tokens) to 7x.
-MIN_ROWS = 4096
+# 256 tokens of a top-8 model: the dequantized route won from 233 tokens (1.1x) to 2,048 (7x).
+MIN_ROWS = 2048
 
 _PREFILLING: ContextVar[bool] = ContextVar("punie_prefilling_experts", default=False)
 
