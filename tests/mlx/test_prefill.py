@@ -205,7 +205,7 @@ async def test_warm_up_runs_once_per_load_before_ready(model_dirs: dict[str, Pat
         await backend.aclose()
 
 
-def test_step_pace_is_the_slowest_layer_per_token_and_ignores_layer_zero() -> None:
+def test_step_pace_is_the_slowest_step_per_token_and_ignores_layer_zero() -> None:
     tuning = PrefillTuning(step=2048, target_s=0.02)
     tuning.start_chunk(0)
     assert tuning.layers(0, 2048, 48) == 1  # nothing measured yet
@@ -222,8 +222,33 @@ def test_step_pace_is_the_slowest_layer_per_token_and_ignores_layer_zero() -> No
     fast.start_chunk(0)
     fast.observe(0, 1, 1, 2048, 0.001)
     assert fast.layers(0, 2048, 26) == 20
-    fast.observe(0, 2, 20, 2048, 0.02 * 20)  # a first-of-its-shape spike
+    fast.observe(0, 2, 20, 2048, 0.02 * 20)  # a spike while nothing else is known: believed
     assert fast.layers(0, 2048, 6) == 1
+
+
+def test_a_one_time_spike_does_not_shrink_the_steps_that_follow() -> None:
+    tuning = PrefillTuning(step=2048, target_s=0.02)
+    tuning.start_chunk(0)
+    tuning.observe(0, 1, 20, 2048, 0.02)  # a 1 ms layer, 20 of them in a 20 ms step
+    tuning.start_chunk(0)
+    assert tuning.layers(0, 2048, 28) == 20  # the last chunk's pace
+    tuning.observe(0, 0, 20, 2048, 0.02 + 0.06)  # the same step plus a new shape's 60 ms graph build
+    assert tuning.layers(0, 2048, 8) == 8  # still the usual step, not 28 single layers
+    tuning.start_chunk(0)
+    assert tuning.layers(0, 2048, 28) == 5  # the spiked chunk's 4 ms a layer, until this chunk's own is measured
+    tuning.observe(0, 0, 4, 2048, 0.004)
+    assert tuning.layers(0, 2048, 24) == 20
+
+
+def test_a_pace_that_really_changes_is_followed_within_a_chunk() -> None:
+    tuning = PrefillTuning(step=2048, target_s=0.02)
+    tuning.start_chunk(0)
+    tuning.observe(0, 1, 20, 2048, 0.02)
+    tuning.start_chunk(0)
+    tuning.observe(0, 0, 20, 2048, 0.2)  # ten times slower from here on (another process took the GPU)
+    tuning.start_chunk(0)
+    tuning.observe(0, 0, 2, 2048, 0.02)
+    assert tuning.layers(0, 2048, 26) == 2  # both chunks say 10 ms a layer now
 
 
 async def test_a_prefill_step_of_zero_is_chosen_for_the_device_once_loaded(

@@ -44,9 +44,15 @@ class PrefillTuning:
     Timings decide only how often the stop flag is checked: a step evaluates one layer, or
     several when layers take well under `target_s` (each evaluation is a device sync, which
     costs ~30% of prefill when a layer takes 1 ms, as a 0.6B model's does on an H200). The
-    estimate is the slowest layer of this chunk and the last one, per token, per model, so a
-    slow first-of-its-shape layer only makes the next steps single layers again. Layer 0 alone
-    is never a measure: its state needs only the embedding and the key/value projections.
+    estimate, per token and per model, is the slower step of this chunk or of the last one,
+    whichever is lower once both are measured. The lower of the two because a step that met an
+    attention shape for the first time also paid that shape's one-time cuDNN graph build (45–90
+    ms on CUDA, once for all layers): taken as the pace, it made every later step of that chunk
+    and all of the next one single layers, one device sync each. (On an H200 a 4,000-token
+    prompt's prefill took 105 ms in punie against 92 ms in bare mlx-lm with the slower pace; its
+    prompts each had a new length.) A pace that really changes shows in both chunks a chunk
+    later. Layer 0 alone is never a measure: its state needs only the embedding and the
+    key/value projections.
     """
 
     step: int = DEFAULT_PREFILL_STEP
@@ -66,7 +72,8 @@ class PrefillTuning:
     def layers(self, model: int, tokens: int, remaining: int) -> int:
         """How many layers the next step of a `tokens`-token chunk evaluates."""
         pace = self._paces.get(model, _Pace())
-        per_token = max(pace.previous, pace.current)
+        measured = [p for p in (pace.previous, pace.current) if p > 0]
+        per_token = min(measured) if measured else 0.0
         if per_token <= 0 or self.target_s <= 0:
             return 1
         return max(1, min(remaining, int(self.target_s / (per_token * tokens))))
