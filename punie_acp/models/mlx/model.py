@@ -64,8 +64,9 @@ from punie_acp.models.toolcalls import (
 
 # Text reaches PydanticAI (and the editor) at most this often. Token by token, the event loop's
 # per-event work (PydanticAI's parts manager, the ACP update) competes with the model thread for
-# the GIL: measured on a 2-core CPU with a fast small model, decoding ran at 0.80x bare mlx-lm,
-# against 0.93x with the events left out. 16 ms is one frame of a 60 Hz display.
+# the GIL. With a small model at ~2 ms a token on 2 CPU cores, decoding at an Agent ran at 0.80x
+# bare mlx-lm token by token and 0.96-0.98x paced; on an H200 (0.6B dense, `mlx_scale.py`)
+# 0.89-0.92x before and 1.01x after. 16 ms is one frame of a 60 Hz display.
 STREAM_INTERVAL_S = 0.016
 
 MLX_PROFILE = ModelProfile(

@@ -11,7 +11,8 @@ one Qwen3-30B-A3B-shaped expert block (128 experts, top 8, 2048 → 768, 4 bits)
 | 667 | 10.8 ms | 3.6 ms |
 | 2,048 | 32.4 ms | 4.5 ms |
 
-The outputs agreed to the bit (`benchmarks/moe_kernels.py` prints both). So while punie prefills
+The outputs agreed to the bit. (Measured with the probe `benchmarks/moe_kernels.py` was made
+from; the benchmark runs punie's own `unquantized` against mlx-lm's block and prints both.) So while punie prefills
 (`dense_experts()`), a quantized expert projection with at least `MIN_ROWS` sorted rows (tokens ×
 experts per token) dequantizes its weights and multiplies them unquantized; anything smaller, and
 every decoding step, keeps mlx-lm's kernel. The dequantized weights live for one projection
