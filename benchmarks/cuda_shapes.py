@@ -14,7 +14,7 @@ the second run shows the cost of the same shapes when they are known. Variants:
   to tell which part of mlx pays per shape.
 mlx keeps compiled kernels on disk; the first process on a machine also compiles them, so a
 throwaway run of the baseline goes first. Per-shape costs are a CUDA matter: elsewhere the
-columns agree within noise. Without `--model`, the 0.6B-shaped dense model of `mlx_scale.py`
+columns agree within noise. Without `--model`, the 0.6B-shaped dense model of `scale_models.py`
 is fabricated (`--small`: a tiny one, for a smoke run on the CPU).
 """
 
@@ -108,13 +108,13 @@ def run(model: str, variant: str) -> dict[str, Any]:
 
 
 def _fabricate(workdir: Path, small: bool) -> Path:
-    from benchmarks import mlx_scale
+    from benchmarks import scale_models
     from tests.support.fabricate import ModelShape, write_random_model
 
     workdir.mkdir(parents=True, exist_ok=True)
     if small:
         return write_random_model(workdir / "shapes-small", ModelShape(num_hidden_layers=2, hidden_size=64))
-    return mlx_scale.fabricate(workdir / "scale-dense", mlx_scale.DENSE, None)
+    return scale_models.fabricate(workdir / "scale-dense", scale_models.DENSE, None)
 
 
 def _table(results: dict[str, dict[str, Any]]) -> None:

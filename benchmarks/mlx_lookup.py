@@ -53,7 +53,7 @@ from pydantic_ai.messages import ModelResponse, ToolCallPart  # noqa: E402
 from pydantic_ai.settings import ModelSettings  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
 
-from benchmarks.mlx_scale import DENSE, MOE, QWEN_VOCAB  # noqa: E402
+from benchmarks.scale_models import DENSE, MOE, QWEN_VOCAB  # noqa: E402
 from benchmarks.tool_turns import mlx_server  # noqa: E402
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
