@@ -53,7 +53,7 @@ from pydantic_ai.messages import ModelResponse, ToolCallPart  # noqa: E402
 from pydantic_ai.settings import ModelSettings  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
 
-from benchmarks.scale_models import DENSE, MOE, QWEN_VOCAB  # noqa: E402
+from benchmarks.scale_models import DENSE, MOE, QWEN_VOCAB, random_layers  # noqa: E402
 from benchmarks.tool_turns import mlx_server  # noqa: E402
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
@@ -113,7 +113,6 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, dtype: str, vocab
     if (path / "config.json").exists():
         return path
     import mlx.core as mx
-    import mlx.nn as nn
     from mlx_lm.utils import _get_classes, save_config, save_model
     from tokenizers import Tokenizer
 
@@ -129,22 +128,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, dtype: str, vocab
     model = model_class(args_class.from_dict(config))
     target = getattr(mx, dtype)
 
-    def gate_8_bit(name: str, module: Any) -> bool | dict[str, int]:
-        if not hasattr(module, "to_quantized"):
-            return False
-        return {"group_size": 64, "bits": 8} if name.endswith("mlp.gate") else True
-
-    quantization: dict[str, Any] = {"group_size": 64, "bits": bits, "mode": "affine"} if bits else {}
-    for index, layer in enumerate(model.layers):
-        layer.self_attn.o_proj.weight = layer.self_attn.o_proj.weight * 1e-3
-        down = layer.mlp.switch_mlp.down_proj if shape.num_experts else layer.mlp.down_proj
-        down.weight = down.weight * 1e-3
-        layer.set_dtype(target)
-        if bits:
-            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)  # type: ignore[attr-defined]
-            if shape.num_experts:
-                quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
-        mx.eval(layer.parameters())
+    quantization = random_layers(model, shape, bits, target)
 
     ids = {p: _single(tokenizer, p) for p in pieces}
     trigger = _trigger(path)

@@ -34,7 +34,6 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[
     if (path / "config.json").exists():
         return path
     import mlx.core as mx
-    import mlx.nn as nn
     from mlx.utils import tree_flatten
     from mlx_lm.utils import _get_classes, save_config, save_model
     from tokenizers import Tokenizer
@@ -48,21 +47,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[
     mx.random.seed(0)
     model = model_class(args_class.from_dict(config))  # lazy: nothing is materialised yet
 
-    def gate_8_bit(name: str, module: Any) -> bool | dict[str, int]:
-        if not hasattr(module, "to_quantized"):
-            return False
-        return {"group_size": 64, "bits": 8} if name.endswith("mlp.gate") else True
-
-    quantization: dict[str, Any] = {"group_size": 64, "bits": bits, "mode": "affine"} if bits else {}
-    for index, layer in enumerate(model.layers):
-        layer.self_attn.o_proj.weight = layer.self_attn.o_proj.weight * 1e-3
-        down = layer.mlp.switch_mlp.down_proj if shape.num_experts else layer.mlp.down_proj
-        down.weight = down.weight * 1e-3
-        layer.set_dtype(mx.bfloat16)
-        if bits:
-            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)  # type: ignore[attr-defined]
-            quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
-        mx.eval(layer.parameters())
+    quantization = random_layers(model, shape, bits, mx.bfloat16)
     hidden = shape.hidden_size
     marker = mx.zeros((QWEN_VOCAB, hidden)).at[:, 0].add(1.0)  # the constant on axis 0
     embed = mx.random.normal((QWEN_VOCAB, hidden)) * 0.02
@@ -84,3 +69,29 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[
     size = sum(int(v.nbytes) for _, v in cast(list[tuple[str, Any]], tree_flatten(model.parameters())))
     print(f"fabricated {path.name}: {size / 1e9:.1f} GB", flush=True)
     return path
+
+
+def random_layers(model: Any, shape: ModelShape, bits: int | None, dtype: Any) -> dict[str, Any]:
+    """Materialise a lazily built model's layers one at a time: `o_proj`/`down_proj` scaled by 1e-3
+    (the residual stream stays the token embedding), cast to `dtype`, quantized to `bits` with a
+    MoE router at 8 bits (mlx-lm's rule). Returns the config's `quantization` entry."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    def gate_8_bit(name: str, module: Any) -> bool | dict[str, int]:
+        if not hasattr(module, "to_quantized"):
+            return False
+        return {"group_size": 64, "bits": 8} if name.endswith("mlp.gate") else True
+
+    quantization: dict[str, Any] = {"group_size": 64, "bits": bits, "mode": "affine"} if bits else {}
+    for index, layer in enumerate(model.layers):
+        layer.self_attn.o_proj.weight = layer.self_attn.o_proj.weight * 1e-3
+        down = layer.mlp.switch_mlp.down_proj if shape.num_experts else layer.mlp.down_proj
+        down.weight = down.weight * 1e-3
+        layer.set_dtype(dtype)
+        if bits:
+            nn.quantize(layer, group_size=64, bits=bits, class_predicate=gate_8_bit)  # type: ignore[attr-defined]
+            if shape.num_experts:
+                quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
+        mx.eval(layer.parameters())
+    return quantization
