@@ -83,7 +83,7 @@ def unquantized(layer: Any, x: Any, indices: Any) -> Any:
         group_size=layer.group_size,
         bits=layer.bits,
         mode=layer.mode,
-        global_scale=layer.global_scale,
+        global_scale=getattr(layer, "global_scale", None),  # nvfp4 only; older mlx-lm has none
     )
     out = mx.gather_mm(x, weight.swapaxes(-1, -2), rhs_indices=indices, sorted_indices=True)
     if "bias" in layer:
