@@ -115,13 +115,15 @@ def bare_rate(backend: MlxBackend, prompt: str, tokens: int) -> float:
 async def decode(path: Path, tokens: int) -> None:
     backend = await ready(path, prompt_lookup=False)  # like for like with bare; mlx_lookup.py measures lookup
     prompt, settings = "Count for me.", ModelSettings(max_tokens=tokens, temperature=0.0)
-    punie, bare = [], []
+    punie, engine, bare = [], [], []
     for _ in range(5):
         punie.append(await punie_rate(backend, "decode", prompt, settings))
+        engine.append(await mlx_scale.engine_decode(backend, "engine", prompt, tokens))
         bare.append(bare_rate(backend, prompt, tokens))
     await backend.aclose()
-    p, b = statistics.median(punie), statistics.median(bare)
+    p, e, b = statistics.median(punie), statistics.median(engine), statistics.median(bare)
     row("decode tokens/s (median of 5)", f"{p:.1f}", f"{b:.1f} bare stream_generate", f"{p / b:.3f}x", "≥0.97x")
+    row("  the same at the engine, no PydanticAI", f"{e:.1f}", f"{b:.1f} bare stream_generate", f"{e / b:.3f}x", "-")
 
 
 # 3. start-up -------------------------------------------------------------------------------

@@ -156,6 +156,22 @@ async def punie_decode(backend: MlxBackend, session: str, prompt: str, settings:
     return (generated - 1) / (stamps[-1] - stamps[0])
 
 
+async def engine_decode(backend: MlxBackend, session: str, prompt: str, tokens: int) -> float:
+    """Decode tokens/s at the engine's own consumer (`JobHandle.batches`, unpaced, no PydanticAI):
+    what the model thread delivers before any per-event work on the event loop (greedy)."""
+    from functools import partial
+
+    from punie_acp.models.mlx.chat import render_prompt
+    from punie_acp.models.mlx.jobs import GenerationRequest, Sampling, Text
+
+    render = partial(render_prompt, messages=[{"role": "user", "content": prompt}], tools=[])
+    handle = backend.engine.submit(GenerationRequest(session, render, Sampling(max_tokens=tokens)))
+    stamps = [time.perf_counter() async for batch in handle.batches() for event in batch if isinstance(event, Text)]
+    backend.forget_session(session)
+    assert len(stamps) > 1, "the reply must stream"
+    return (handle.stats.generated_tokens - 1) / (stamps[-1] - stamps[0])
+
+
 async def ttft(name: str, backend: MlxBackend, tokens: int, repeats: int) -> list[Row]:
     """TTFT and prefill rate, each beside bare mlx-lm (the first prompt: `first_prompt`), and where
     punie's time went.
