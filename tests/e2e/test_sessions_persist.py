@@ -19,7 +19,7 @@ from punie_acp.store.formats import APPLICATION_ID, CURRENT
 from tests.e2e.scripts import write_script
 from tests.store.harness import as_shown
 from tests.support.acp_client import RecordingClient, punie_server, start_session, text_prompt
-from tests.support.openai_double import recording_openai_server
+from tests.support.fake_openai import recording_openai_server
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.scripts import write_script
 from tests.security.hostile import output_of
 from tests.support.acp_client import PUNIE, RecordingClient, punie_server, server_env, start_session, text_prompt
-from tests.support.openai_double import recording_openai_server
+from tests.support.fake_openai import recording_openai_server
 
 pytestmark = pytest.mark.anyio
 

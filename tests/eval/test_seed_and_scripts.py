@@ -12,7 +12,7 @@ from punie_acp.config import Settings, generation_settings, load_settings
 from punie_acp.models.base import ModelNotAvailable
 from punie_acp.models.openai_compat import openai_backend
 from punie_acp.models.scripted import ScriptedBackend
-from tests.support.openai_double import recording_openai_server
+from tests.support.fake_openai import recording_openai_server
 
 pytestmark = pytest.mark.anyio
 

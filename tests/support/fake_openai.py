@@ -90,6 +90,10 @@ class FakeOpenAIServer:
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The chat completion requests received, in order."""
+        return [r for r in self.requests if "messages" in r]
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -164,3 +168,11 @@ def fake_openai_server() -> Iterator[FakeOpenAIServer]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
+
+
+@contextmanager
+def recording_openai_server(reply: str = "recorded") -> Iterator[FakeOpenAIServer]:
+    """A server that answers every chat request with `reply`; a test reads what was sent (`chat_requests`)."""
+    with fake_openai_server() as server:
+        server.fallback = sse_reply(reply)
+        yield server

@@ -23,7 +23,7 @@ from punie_acp.models.mlx.jobs import GenerationRequest
 from punie_acp.models.mlx.model import MlxModel
 from punie_acp.models.openai_compat import openai_backend
 from punie_acp.tools.registry import default_tools
-from tests.support.openai_double import recording_openai_server
+from tests.support.fake_openai import recording_openai_server
 
 pytestmark = pytest.mark.anyio
 
