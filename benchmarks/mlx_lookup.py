@@ -53,7 +53,7 @@ from pydantic_ai.messages import ModelResponse, ToolCallPart  # noqa: E402
 from pydantic_ai.settings import ModelSettings  # noqa: E402
 from pydantic_ai.usage import UsageLimits  # noqa: E402
 
-from benchmarks.scale_models import DENSE, MOE, QWEN_VOCAB, random_layers  # noqa: E402
+from benchmarks.scale_models import DENSE, MOE, QWEN_VOCAB, random_layers, save  # noqa: E402
 from benchmarks.tool_turns import mlx_server  # noqa: E402
 from punie_acp.config import Settings  # noqa: E402
 from punie_acp.models.mlx import MlxBackend  # noqa: E402
@@ -113,7 +113,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, dtype: str, vocab
     if (path / "config.json").exists():
         return path
     import mlx.core as mx
-    from mlx_lm.utils import _get_classes, save_config, save_model
+    from mlx_lm.utils import _get_classes
     from tokenizers import Tokenizer
 
     pieces = [p for chain in CHAINS.values() for p in chain] + FILE_PIECES
@@ -154,13 +154,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, dtype: str, vocab
     model.model.embed_tokens.weight = embed.astype(target)
     model.lm_head.weight = head.astype(target)
     model.model.norm.set_dtype(target)
-    if bits:
-        model.model.embed_tokens = model.model.embed_tokens.to_quantized(group_size=64, bits=bits)
-        model.lm_head = model.lm_head.to_quantized(group_size=64, bits=bits)
-        config["quantization"] = config["quantization_config"] = quantization
-    mx.eval(model.parameters())
-    save_model(path, model)
-    save_config(config, path / "config.json")
+    save(path, model, config, bits, quantization)
     (path / "chain-trigger.json").write_text(json.dumps({"trigger": trigger}), encoding="utf-8")
     print(f"fabricated {path.name}", file=sys.stderr, flush=True)
     return path

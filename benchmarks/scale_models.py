@@ -35,7 +35,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[
         return path
     import mlx.core as mx
     from mlx.utils import tree_flatten
-    from mlx_lm.utils import _get_classes, save_config, save_model
+    from mlx_lm.utils import _get_classes
     from tokenizers import Tokenizer
 
     n_tokens, eos = _prepare(path, "qwen3", script, shape.bpe_vocab)
@@ -59,13 +59,7 @@ def fabricate(path: Path, shape: ModelShape, bits: int | None, script: Sequence[
         head = tool_turns.script_rows(path, head, model.model.embed_tokens.weight.astype(mx.float32), marker, script)
     model.lm_head.weight = head.astype(mx.bfloat16)
     model.model.norm.set_dtype(mx.bfloat16)
-    if bits:
-        model.model.embed_tokens = model.model.embed_tokens.to_quantized(group_size=64, bits=bits)
-        model.lm_head = model.lm_head.to_quantized(group_size=64, bits=bits)
-        config["quantization"] = config["quantization_config"] = quantization
-    mx.eval(model.parameters())
-    save_model(path, model)
-    save_config(config, path / "config.json")
+    save(path, model, config, bits, quantization)
     size = sum(int(v.nbytes) for _, v in cast(list[tuple[str, Any]], tree_flatten(model.parameters())))
     print(f"fabricated {path.name}: {size / 1e9:.1f} GB", flush=True)
     return path
@@ -95,3 +89,18 @@ def random_layers(model: Any, shape: ModelShape, bits: int | None, dtype: Any) -
                 quantization[f"model.layers.{index}.mlp.gate"] = {"group_size": 64, "bits": 8}
         mx.eval(layer.parameters())
     return quantization
+
+
+def save(path: Path, model: Any, config: dict[str, Any], bits: int | None, quantization: dict[str, Any]) -> None:
+    """Quantize the embedding and lm_head to `bits` (the layers are, by `random_layers`), then write
+    the weights and config.json."""
+    import mlx.core as mx
+    from mlx_lm.utils import save_config, save_model
+
+    if bits:
+        model.model.embed_tokens = model.model.embed_tokens.to_quantized(group_size=64, bits=bits)
+        model.lm_head = model.lm_head.to_quantized(group_size=64, bits=bits)
+        config["quantization"] = config["quantization_config"] = quantization
+    mx.eval(model.parameters())
+    save_model(path, model)
+    save_config(config, path / "config.json")
