@@ -41,8 +41,10 @@ _PREFILLING: ContextVar[bool] = ContextVar("punie_prefilling_experts", default=F
 
 
 def worthwhile() -> bool:
-    """True where the dequantized route pays: mlx's CUDA backend."""
-    return bool(mx.cuda.is_available())
+    """True where the dequantized route pays: mlx's CUDA backend, running on the GPU."""
+    from punie_acp.models.mlx import shapes
+
+    return shapes.needed()
 
 
 @contextlib.contextmanager

@@ -36,7 +36,8 @@ CAPACITY_STEP = 256  # mlx-lm's KVCache.step, which mlx's CUDA backend keys deco
 
 
 def needed() -> bool:
-    """True on mlx's CUDA backend, the one whose attention pays per shape."""
+    """True on mlx's CUDA backend running on the GPU: attention pays per shape there, and MoE
+    prefill takes the dequantized route (`moe.worthwhile`)."""
     import mlx.core as mx
 
     return bool(mx.default_device() == mx.gpu and mx.cuda.is_available())
