@@ -2,6 +2,7 @@
 
     python -m benchmarks.moe_kernels            # the Qwen3-30B-A3B block: 128 experts, top 8, 2048 -> 768, 4 bits
     python -m benchmarks.moe_kernels --small    # a small float32 block, for a smoke run on the CPU
+    python -m benchmarks.moe_kernels --min-rows 0   # the route at every size, to place `moe.MIN_ROWS`
 
 For each token count, the block (gate, up and down projections of the routed experts, rows
 sorted by expert as mlx-lm sorts them for a prefill chunk) runs through mlx-lm's `SwitchGLU` as
@@ -23,7 +24,7 @@ from mlx_lm.models.switch_layers import SwitchGLU
 
 from punie_acp.models.mlx import moe
 
-FULL = {"dims": 2048, "hidden": 768, "experts": 128, "top": 8, "tokens": (1, 233, 667, 2048, 4096)}
+FULL = {"dims": 2048, "hidden": 768, "experts": 128, "top": 8, "tokens": (1, 32, 64, 128, 233, 512, 667, 2048, 4096)}
 SMALL = {"dims": 256, "hidden": 128, "experts": 16, "top": 4, "tokens": (1, 64, 512)}
 
 
@@ -43,7 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--min-rows", type=int, default=moe.MIN_ROWS, help="the route's threshold (default: punie's)")
     args = parser.parse_args()
+    moe.MIN_ROWS = args.min_rows
     shape: dict[str, Any] = SMALL if args.small else FULL
     dtype = mx.float32 if mx.default_device() == mx.cpu else mx.bfloat16
     mx.random.seed(0)
@@ -72,7 +75,8 @@ def main() -> None:
             return block(x, indices)
 
         rows = tokens * shape["top"]
-        route = "route" if rows >= moe.MIN_ROWS else "kernel (below MIN_ROWS)"
+        # mlx-lm sorts a block's rows from 64 on (`SwitchGLU`); only sorted rows can take the route
+        route = "route" if rows >= max(moe.MIN_ROWS, 64) else "kernel (below MIN_ROWS or unsorted)"
         a, b = timed(bare, args.repeats), timed(punie, args.repeats)
         expected, got = bare().astype(mx.float32), punie().astype(mx.float32)
         diff = mx.max(mx.abs(expected - got)).item()

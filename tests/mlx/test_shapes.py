@@ -20,6 +20,7 @@ import pytest
 
 from punie_acp.config import Settings
 from punie_acp.models.mlx import MlxBackend, shapes, warmup
+from punie_acp.models.mlx import engine as engine_module
 from punie_acp.models.mlx.cache import CachePart, SessionCache
 from punie_acp.models.mlx.engine import IDLE_GRACE_S
 from punie_acp.models.mlx.jobs import Sampling
@@ -183,6 +184,13 @@ async def _until(check: Any, timeout: float = 10.0) -> None:
     raise AssertionError("condition not reached")
 
 
+@pytest.fixture
+def short_load_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle work may start `IDLE_GRACE_S` after loading, as after any job (tests of other things)."""
+    monkeypatch.setattr(engine_module, "LOAD_GRACE_S", IDLE_GRACE_S)
+
+
+@pytest.mark.usefixtures("short_load_grace")
 async def test_idle_work_runs_only_while_no_job_wants_the_thread(model_dirs: dict[str, Path]) -> None:
     backend = await _ready(model_dirs["direct"])
     try:
@@ -204,6 +212,7 @@ async def test_idle_work_runs_only_while_no_job_wants_the_thread(model_dirs: dic
         await backend.aclose()
 
 
+@pytest.mark.usefixtures("short_load_grace")
 async def test_failing_idle_work_is_dropped_and_serving_goes_on(
     model_dirs: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -221,6 +230,7 @@ async def test_failing_idle_work_is_dropped_and_serving_goes_on(
         await backend.aclose()
 
 
+@pytest.mark.usefixtures("short_load_grace")
 async def test_close_stops_idle_work(model_dirs: dict[str, Path]) -> None:
     backend = await _ready(model_dirs["direct"])
     work = IdleLog(backend, items=10_000)
@@ -243,9 +253,49 @@ async def test_close_during_the_grace_period_after_a_prompt(model_dirs: dict[str
     assert work.busy_at == []  # closed before the grace period ended
 
 
+async def test_a_first_prompt_after_loading_never_meets_idle_work(
+    model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After loading, idle work waits `LOAD_GRACE_S` (not `IDLE_GRACE_S`) or for the first job;
+    after that job, the ordinary grace period."""
+    monkeypatch.setattr(engine_module, "LOAD_GRACE_S", 3.0)
+    backend = await _ready(model_dirs["direct"])
+    try:
+        work = IdleLog(backend, items=100)
+        backend.engine.idle_work = iter(work)
+        backend.engine.wake()
+        await asyncio.sleep(IDLE_GRACE_S + 0.3)  # the user is still typing
+        assert work.at == []
+        reply = await make_agent(backend, "s1").run("hi", model_settings={"max_tokens": 4})
+        ended = time.monotonic()
+        assert reply.output
+        await _until(lambda: backend.engine.idle_work is None)
+        assert IDLE_GRACE_S - 0.05 <= work.at[0] - ended < 3.0  # the ordinary grace once a job has run
+        assert not any(work.busy_at)
+    finally:
+        await backend.aclose()
+
+
+async def test_without_a_prompt_idle_work_starts_after_the_load_grace(
+    model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "LOAD_GRACE_S", 1.5)
+    backend = await _ready(model_dirs["direct"])
+    ready = time.monotonic()
+    try:
+        work = IdleLog(backend, items=10)
+        backend.engine.idle_work = iter(work)
+        backend.engine.wake()
+        await _until(lambda: backend.engine.idle_work is None)
+        assert work.at[0] - ready >= 1.5 - 0.1
+    finally:
+        await backend.aclose()
+
+
 async def test_the_engine_builds_decoding_graphs_when_idle_where_needed(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(engine_module, "LOAD_GRACE_S", 1.0)
     monkeypatch.setattr(shapes, "needed", lambda: True)
     monkeypatch.setattr(warmup, "request_path", lambda loaded: None)
     built: list[float] = []  # monotonic time of each build
@@ -262,7 +312,7 @@ async def test_the_engine_builds_decoding_graphs_when_idle_where_needed(
     try:
         await _until(lambda: backend.engine.idle_work is None)
         assert len(built) == 4
-        assert built[0] - ready >= IDLE_GRACE_S - 0.1  # a first prompt right after loading does not wait for one
+        assert built[0] - ready >= 1.0 - 0.1  # a first prompt soon after loading does not wait for one
         reply = await make_agent(backend, "s1").run("hi", model_settings={"max_tokens": 4})
         assert reply.output
     finally:
