@@ -9,10 +9,11 @@ session, that idle work gives way to prompts, and that a failure costs nothing b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -253,17 +254,26 @@ async def test_close_during_the_grace_period_after_a_prompt(model_dirs: dict[str
     assert work.busy_at == []  # closed before the grace period ended
 
 
+@contextlib.asynccontextmanager
+async def _idle_work_after_loading(path: Path, items: int) -> AsyncIterator[tuple[MlxBackend, IdleLog]]:
+    """A backend just loaded, with `items` quanta of idle work handed to its engine."""
+    backend = await _ready(path)
+    try:
+        work = IdleLog(backend, items=items)
+        backend.engine.idle_work = iter(work)
+        backend.engine.wake()
+        yield backend, work
+    finally:
+        await backend.aclose()
+
+
 async def test_a_first_prompt_after_loading_never_meets_idle_work(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After loading, idle work waits `LOAD_GRACE_S` (not `IDLE_GRACE_S`) or for the first job;
     after that job, the ordinary grace period."""
     monkeypatch.setattr(engine_module, "LOAD_GRACE_S", 3.0)
-    backend = await _ready(model_dirs["direct"])
-    try:
-        work = IdleLog(backend, items=100)
-        backend.engine.idle_work = iter(work)
-        backend.engine.wake()
+    async with _idle_work_after_loading(model_dirs["direct"], items=100) as (backend, work):
         await asyncio.sleep(IDLE_GRACE_S + 0.3)  # the user is still typing
         assert work.at == []
         reply = await make_agent(backend, "s1").run("hi", model_settings={"max_tokens": 4})
@@ -272,24 +282,16 @@ async def test_a_first_prompt_after_loading_never_meets_idle_work(
         await _until(lambda: backend.engine.idle_work is None)
         assert IDLE_GRACE_S - 0.05 <= work.at[0] - ended < 3.0  # the ordinary grace once a job has run
         assert not any(work.busy_at)
-    finally:
-        await backend.aclose()
 
 
 async def test_without_a_prompt_idle_work_starts_after_the_load_grace(
     model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "LOAD_GRACE_S", 1.5)
-    backend = await _ready(model_dirs["direct"])
-    ready = time.monotonic()
-    try:
-        work = IdleLog(backend, items=10)
-        backend.engine.idle_work = iter(work)
-        backend.engine.wake()
+    async with _idle_work_after_loading(model_dirs["direct"], items=10) as (backend, work):
+        ready = time.monotonic()  # a little after the engine's own moment: the bound below only tightens
         await _until(lambda: backend.engine.idle_work is None)
         assert work.at[0] - ready >= 1.5 - 0.1
-    finally:
-        await backend.aclose()
 
 
 async def test_the_engine_builds_decoding_graphs_when_idle_where_needed(
