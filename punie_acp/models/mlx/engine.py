@@ -16,10 +16,8 @@ been active or queued for `IDLE_GRACE_S` (the gap between a turn's model request
 runs, is usually shorter), one ~50 ms build at a time, so a prompt waits for at most one of them.
 After loading it waits longer, `LOAD_GRACE_S` or until the first job: a first prompt is likely on
 its way then (the editor opened the session for it), and it should not be the one that waits.
-(Measured on an H200: builds made while the process's first turn was being set up took 410–450
-ms each, not ~50, my reading being the GIL held by that setup's imports on another thread; a
-first prompt sent ~1 s after ready waited 250–280 ms for one with a dense model, 270–450 ms with
-a MoE, and then 0.2 ms with this grace.)
+(On an H200, with 0.5 s then, a first prompt sent ~1 s after ready waited 250–450 ms for a build:
+the first builds of a process took up to 450 ms, not ~50. With this grace it waited 0.2 ms.)
 """
 
 from __future__ import annotations
