@@ -1,5 +1,7 @@
 """A session of five tool turns: punie with its per-session KV cache, punie without it, and
-PydanticAI → HTTP → `mlx_lm.server` on the same model; tokens prefilled and wall time of each.
+PydanticAI → HTTP → `mlx_lm.server` on the same model; tokens prefilled and wall time of each,
+and punie's prefill of each turn beside bare mlx-lm's of the same token counts (where prefill is
+most of a turn, as on a CPU, that bounds how much faster than HTTP any client of mlx-lm can be).
 
 The model must answer every request with a tool call: a scripted model (`mlx_backend.py`'s CPU
 models, `tests.support.fabricate`) or a GPU-shaped one whose lm_head follows a script
@@ -83,6 +85,28 @@ def new_content(history: list[Any]) -> int:
     return total
 
 
+def bare_prefills(backend: MlxBackend, counts: Sequence[int]) -> list[float]:
+    """Seconds bare mlx-lm takes to prefill `counts` tokens one after another into one KV cache, in
+    punie's chunk size; run it on the model thread (`engine.call`). What the turns' prefill costs
+    without punie: where it is most of a turn, no client of the same engine can be much faster."""
+    import mlx.core as mx
+    from mlx_lm.models.cache import make_prompt_cache
+
+    loaded, step = backend.engine.loaded, backend.engine.prefill.step
+    assert loaded is not None
+    cache = make_prompt_cache(loaded.model)
+    ids = itertools.cycle(range(10, 1000))  # ordinary token ids; prefill cost does not depend on them
+    seconds: list[float] = []
+    for count in counts:
+        started = time.perf_counter()
+        for first in range(0, count, step):
+            chunk = [next(ids) for _ in range(min(step, count - first))]
+            loaded.model(mx.array(chunk)[None], cache=cache)
+            mx.eval([c.state for c in cache])
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 async def sessions(path: Path, repeats: int, label: str = "", **settings: Any) -> list[Row]:
     """punie with its cache, punie without, and HTTP → mlx_lm.server, interleaved; best wall time of each.
 
@@ -113,6 +137,7 @@ async def sessions(path: Path, repeats: int, label: str = "", **settings: Any) -
                 cold_model = NoCacheModel(engine, "cold", backend.settings, backend.name)
                 walls["cold"].append((await tool_session(cold_model, 3 * run + 2))[0])
                 prefilled["cold"] = sum(s.prefilled_tokens for s in list(engine.history)[-5:])
+        bare = await engine.call(lambda: bare_prefills(backend, [s.prefilled_tokens for s in cached]))
     await backend.aclose()
 
     fresh, warm_prefilled = new_content(cached), sum(s.prefilled_tokens for s in cached)
@@ -128,6 +153,9 @@ async def sessions(path: Path, repeats: int, label: str = "", **settings: Any) -
          f"{cold:.2f} s without cache; {http:.2f} s via HTTP",
          f"{cold / warm:.2f}x / {http / warm:.2f}x faster", "≥1.5x faster than HTTP"),
         (f"{label}5 tool turns, last punie run: tokens/ms prefilled, generated", turns, "-", "-", "-"),
+        (f"{label}5 tool turns: punie's prefills vs the same in bare mlx-lm (ms)",
+         ", ".join(f"{s.prefill_s * 1000:.0f}" for s in cached), ", ".join(f"{b * 1000:.0f}" for b in bare),
+         f"{sum(s.prefill_s for s in cached) / sum(bare):.2f}x", "-"),
     ]  # fmt: skip
 
 
